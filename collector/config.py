@@ -1,0 +1,113 @@
+"""Service settings: one frozen dataclass, loaded once at start-up.
+
+Every setting has a default, an environment variable (``COLLECTOR_<NAME>``) and a
+command-line flag (``--name``); the flag wins over the variable. ``validate()``
+reports every problem by the name the user wrote, so start-up fails with one
+clear line per mistake instead of a traceback.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ENV_PREFIX = "COLLECTOR_"
+STORE_SCHEMES = ("chdb", "http", "https")
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = field(default="./data", metadata={"help": "directory for the embedded store and the write-ahead log"})
+    store_url: str = field(default="", metadata={"help": "chdb:///path (embedded, default <data_dir>/clickhouse) or http(s)://user:pass@host:8123/db"})
+    host: str = field(default="0.0.0.0", metadata={"help": "address the receivers and the API listen on"})
+    grpc_port: int = field(default=4317, metadata={"help": "OTLP/gRPC port"})
+    http_port: int = field(default=4318, metadata={"help": "OTLP/HTTP port"})
+    api_port: int = field(default=8080, metadata={"help": "query API, health and metrics port"})
+    retention_days: int = field(default=30, metadata={"help": "days spans are kept before TTL drops them"})
+    cluster: str = field(default="", metadata={"help": "ClickHouse cluster name for ON CLUSTER DDL (server stores only)"})
+    log_format: str = field(default="text", metadata={"help": "text or json"})
+    log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+
+    @property
+    def resolved_store_url(self) -> str:
+        if self.store_url:
+            return self.store_url
+        return "chdb://" + str((Path(self.data_dir) / "clickhouse").resolve())
+
+    def validate(self) -> list[str]:
+        """Every problem with these settings, each naming its setting."""
+        problems = []
+        scheme = urlparse(self.resolved_store_url).scheme
+        if scheme not in STORE_SCHEMES:
+            problems.append(
+                f"store_url: unknown scheme {scheme!r} in {_redact(self.resolved_store_url)!r}; "
+                f"use one of {', '.join(s + '://' for s in STORE_SCHEMES)}"
+            )
+        if self.cluster and scheme == "chdb":
+            problems.append("cluster: ON CLUSTER needs a ClickHouse server, not the embedded store")
+        for name in ("grpc_port", "http_port", "api_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                problems.append(f"{name}: {port} is not a TCP port (0-65535)")
+        if self.retention_days < 1:
+            problems.append(f"retention_days: {self.retention_days} must be at least 1")
+        if self.log_format not in ("text", "json"):
+            problems.append(f"log_format: {self.log_format!r} must be text or json")
+        if self.log_level not in ("debug", "info", "warning", "error"):
+            problems.append(f"log_level: {self.log_level!r} must be debug, info, warning or error")
+        problems.extend(_check_writable_dir("data_dir", Path(self.data_dir)))
+        return problems
+
+
+def _check_writable_dir(name: str, path: Path) -> list[str]:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return [f"{name}: {path} is not a writable directory ({exc.strerror or exc})"]
+    return []
+
+
+def _redact(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(":" + parsed.password + "@", ":***@")
+    return url
+
+
+def settings_fields() -> list[dataclasses.Field]:
+    return list(dataclasses.fields(Config))
+
+
+def load(overrides: dict | None = None, environ: dict | None = None) -> Config:
+    """Defaults, then ``COLLECTOR_*`` variables, then explicit overrides (flags)."""
+    environ = os.environ if environ is None else environ
+    values: dict = {}
+    problems = []
+    for f in settings_fields():
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if overrides and overrides.get(f.name) is not None:
+            raw = overrides[f.name]
+        if raw is None:
+            continue
+        try:
+            values[f.name] = _coerce(f, raw)
+        except ValueError:
+            problems.append(f"{f.name}: {raw!r} is not a valid {f.type}")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return Config(**values)
+
+
+def _coerce(f: dataclasses.Field, raw):
+    if f.type in ("int", int):
+        return int(raw)
+    return str(raw)
