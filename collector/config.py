@@ -33,6 +33,9 @@ class Config:
     cluster: str = field(default="", metadata={"help": "ClickHouse cluster name for ON CLUSTER DDL (server stores only)"})
     log_format: str = field(default="text", metadata={"help": "text or json"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    # --- receiver settings ---
+    # --- pipeline settings (write-ahead log, writer) ---
+    # --- API settings ---
 
     @property
     def resolved_store_url(self) -> str:

@@ -9,6 +9,9 @@ span tables. Python never walks the spans.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from collector.migrate import SCHEMA_DIR
 
 LANDING_TABLE = "otlp_landing"
@@ -50,3 +53,25 @@ def insert_settings(dedup_token: str | None = None) -> dict:
         settings["insert_deduplication_token"] = dedup_token
         settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
     return settings
+
+
+@dataclass(frozen=True)
+class Format:
+    """How requests of one content type are logged and inserted.
+
+    ``encode(body, app_id, received_unix_nano)`` turns one request into one
+    record; records of one format concatenated are one insert body for
+    ``table`` in ClickHouse input format ``clickhouse_format`` with
+    ``settings(dedup_token)``.
+    """
+
+    name: str
+    table: str
+    clickhouse_format: str
+    encode: Callable[[bytes, str, int], bytes]
+    settings: Callable[[str | None], dict]
+
+
+FORMATS: dict[str, Format] = {
+    "protobuf": Format("protobuf", LANDING_TABLE, "Protobuf", encode_record, insert_settings),
+}

@@ -82,7 +82,10 @@ class Service:
         return None if ok else "store does not answer"
 
     def build(self) -> None:
-        """Create the stages, in start order."""
+        """Create the stages, in start order: consumers before producers."""
+        # pipeline: the sink the receivers hand requests to
+        # receivers
+        # API routes
         self.components.append(HttpServer(self.api_app, self.config.host, self.config.api_port, "api_port"))
 
     async def start(self) -> None:
