@@ -91,6 +91,7 @@ class Wal:
         self._committer: asyncio.Task | None = None
         self._closing = False
         self.last_error: str | None = None
+        self.shedding = False
 
     # --- life cycle ---
 
@@ -163,6 +164,7 @@ class Wal:
         if self._pending_bytes + len(data) > self.limits.inflight_max_bytes:
             raise BackPressure("too many requests waiting for the disk", retry_after=1.0)
         if self.used_bytes + len(data) > self.limits.max_bytes:
+            self.shedding = True
             raise BackPressure("the write-ahead log is at its disk budget (wal_max_bytes)", retry_after=2.0)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((data, future, record.received_ns))
@@ -175,7 +177,8 @@ class Wal:
         return self._disk_bytes + self._pending_bytes
 
     def over_budget(self) -> bool:
-        return self.used_bytes >= self.limits.max_bytes
+        """Refusing for the budget now: set by a refusal, cleared by an append or by room made."""
+        return self.shedding
 
     async def _commit_loop(self) -> None:
         while True:
@@ -216,6 +219,7 @@ class Wal:
             self._disk_bytes += len(data)
             metrics.WAL_APPENDED_BYTES.inc(len(data))
             self.last_error = None
+            self.shedding = False
         except OSError as exc:
             error = self._failure(exc)
             if self._active is not None:
@@ -309,6 +313,8 @@ class Wal:
         await asyncio.to_thread(self._release_sync, segment)
         self._sealed.remove(segment)
         self._disk_bytes -= segment.size
+        if self.used_bytes < self.limits.max_bytes * 0.9:
+            self.shedding = False
         self._update_gauges()
 
     def _release_sync(self, segment: Segment) -> None:
