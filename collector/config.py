@@ -99,6 +99,8 @@ class Config:
             problems.append("wal_segment_max_bytes: must be at most a quarter of wal_max_bytes, or the budget holds too few segments")
         if self.wal_inflight_max_bytes > self.wal_max_bytes:
             problems.append("wal_inflight_max_bytes: must not exceed wal_max_bytes")
+        if self.wal_inflight_max_bytes < self.max_body_bytes + 4096:
+            problems.append("wal_inflight_max_bytes: must exceed max_body_bytes, or the largest request is never accepted")
         if self.wal_dir:
             problems.extend(_check_writable_dir("wal_dir", Path(self.wal_dir)))
         return problems
