@@ -109,7 +109,11 @@ class Writer:
                 await asyncio.sleep(self.limits.retry_max)
 
     async def ship(self, segment: Segment) -> None:
-        scanned = await asyncio.to_thread(self.wal.read, segment)
+        try:
+            scanned = await asyncio.to_thread(self.wal.read, segment)
+        except FileNotFoundError:
+            log.error("write-ahead log segment %s vanished before it was shipped", segment.name)
+            return
         segment_id = scanned.segment_id.hex() or f"unnamed-{segment.seq}"
         for chunk in chunks(segment_id, scanned.records, self.limits.insert_max_bytes):
             await self._insert(chunk)

@@ -187,3 +187,14 @@ def test_a_token_holds_when_clickhouse_cuts_one_insert_into_several_blocks(store
     for _ in range(2):
         store.raw_insert(landing.LANDING_TABLE, body, "Protobuf", settings)
     assert_exactly(store, set().union(*map(span_ids, requests)))
+
+
+@sync
+async def test_a_second_pipeline_on_the_same_log_is_refused_at_start_up(store, tmp_path):
+    from collector.service import StartupError
+
+    first = make_pipeline(store, tmp_path)
+    await first.start()
+    with pytest.raises(StartupError, match="wal_dir: .* in use"):
+        await make_pipeline(store, tmp_path).start()
+    await first.shutdown()
