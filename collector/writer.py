@@ -41,7 +41,7 @@ FAULT_FILE_ENV = "COLLECTOR_TEST_INSERT_FAULT_FILE"
 
 @dataclass(frozen=True)
 class WriterLimits:
-    insert_max_bytes: int = 8 << 20
+    insert_max_bytes: int = 4 << 20
     retry_initial: float = 0.2
     retry_max: float = 30.0
 
