@@ -330,6 +330,25 @@ class Wal:
 
     # --- state ---
 
+    async def writable(self) -> str | None:
+        """None if the log can be written; after a failed append, probe the disk again."""
+        if self.last_error is None:
+            return None
+        try:
+            await asyncio.to_thread(self._probe)
+        except OSError as exc:
+            return f"the write-ahead log cannot be written: {exc.strerror or exc}"
+        self.last_error = None
+        return None
+
+    def _probe(self) -> None:
+        probe = self.dir / ".probe"
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
+
     def oldest_age(self) -> float:
         segments = list(self._sealed) + ([self._active] if self._active else [])
         times = [s.first_received_ns for s in segments if s.first_received_ns]

@@ -122,7 +122,6 @@ class Writer:
         try:
             await self._insert_with_retry(chunk)
         except StoreRejected as exc:
-            metrics.EXPORTER_SEND_FAILED_SPANS.labels(EXPORTER).inc(chunk.spans)
             if len(chunk.records) == 1:
                 await asyncio.to_thread(self._dead_letter, chunk, exc)
                 return
@@ -173,6 +172,7 @@ class Writer:
             os.fsync(handle.fileno())
         path.with_suffix(".error").write_text(str(exc))
         metrics.DEAD_LETTERED.inc()
+        metrics.EXPORTER_SEND_FAILED_SPANS.labels(EXPORTER).inc(chunk.spans)
         log.error("a %s record the store refuses was set aside in %s: %s", chunk.fmt, path, str(exc).splitlines()[0][:300])
 
 

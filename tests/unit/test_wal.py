@@ -212,6 +212,7 @@ async def test_a_full_disk_is_back_pressure_not_a_false_ack(tmp_path, monkeypatc
         await w.append(record(2))
     assert "No space" in w.last_error
     monkeypatch.setattr(wal_mod.os, "write", real_write)
+    assert await w.writable() is None  # the probe finds room again: ready without waiting for traffic
     await w.append(record(3))  # the disk has room again
     await w.close()
     before = corrupt_count()
@@ -225,6 +226,8 @@ async def test_other_write_errors_make_the_log_unavailable(tmp_path, monkeypatch
     monkeypatch.setattr(wal_mod.os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
     with pytest.raises(SinkUnavailable):
         await w.append(record(1))
+    monkeypatch.setattr(wal_mod.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    assert "I/O error" in await w.writable()
     await w.close()
 
 
