@@ -116,12 +116,12 @@ async def test_large_segments_split_into_several_inserts_are_stored_once(store, 
     pipeline.writer.limits = WriterLimits(insert_max_bytes=8192)
     await pipeline.start()
     pipeline._task.cancel()
-    ids = await send(pipeline, 8, spans=20)
+    ids = await send(pipeline, 6, spans=20)
     await pipeline.wal.stop_appending()
     segment = await pipeline.wal.next_sealed()
     inserts = sample("collector_clickhouse_insert_seconds_count")
     await pipeline.writer.ship(segment)
-    assert sample("collector_clickhouse_insert_seconds_count") - inserts >= 5
+    assert sample("collector_clickhouse_insert_seconds_count") - inserts >= 3
     await pipeline.writer.ship(segment)
     assert_exactly(store, ids)
     await pipeline.wal.close()
