@@ -183,6 +183,8 @@ async def test_the_disk_budget_pushes_back_and_frees_up_after_release(tmp_path):
             accepted += 1
     assert 50 <= accepted < 64 and refused.value.retry_after > 0
     assert w.over_budget()
+    with pytest.raises(BackPressure):  # even a small one, until shipping makes room
+        await w.append(record(1, size=1))
     await drain(w)
     assert not w.over_budget()
     await w.append(record(500, size=1000))
