@@ -222,7 +222,7 @@ class Wal:
             self._disk_bytes += len(data)
             metrics.WAL_APPENDED_BYTES.inc(len(data))
             self.last_error = None
-        except OSError as exc:
+        except Exception as exc:  # never a false ack, never a hung request
             error = self._failure(exc)
             if self._active is not None:
                 await self._seal()  # its tail is suspect: ship what was committed, start afresh
@@ -237,10 +237,10 @@ class Wal:
             else:
                 future.set_exception(error)
 
-    def _failure(self, exc: OSError) -> Exception:
-        self.last_error = f"{exc.strerror or exc}"
-        log.error("write-ahead log append failed in %s: %s", self.dir, self.last_error)
-        if exc.errno in _DISK_FULL:
+    def _failure(self, exc: Exception) -> Exception:
+        self.last_error = f"{getattr(exc, 'strerror', None) or exc}"
+        log.error("write-ahead log append failed in %s: %s", self.dir, self.last_error, exc_info=not isinstance(exc, OSError))
+        if getattr(exc, "errno", None) in _DISK_FULL:
             return BackPressure("the write-ahead log's disk is full", retry_after=5.0)
         return SinkUnavailable(f"the write-ahead log cannot be written ({self.last_error})")
 
@@ -282,7 +282,7 @@ class Wal:
             return
         if segment.fd is not None:
             fd, segment.fd = segment.fd, None
-            await asyncio.to_thread(os.close, fd)
+            await asyncio.to_thread(_close_quietly, fd)
         self._sealed.append(segment)
         self._sealed_ready.set()
         self._update_gauges()
@@ -367,3 +367,11 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _close_quietly(fd: int) -> None:
+    """Closing a written, fsynced file can only report what fsync already did."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
