@@ -12,6 +12,7 @@ themselves are decoded by ClickHouse.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -63,7 +64,7 @@ def check_protobuf(body: bytes, limits: Limits) -> Checked:
                 for i in reversed(bad):
                     del ss.spans[i]
                 rejected += len(bad)
-    truncated = len(body) > limits.max_value_length and _truncate_protobuf(request, limits.max_value_length)
+    truncated = _may_hold_long_value(body, limits.max_value_length) and _truncate_protobuf(request, limits.max_value_length)
     if rejected or truncated:
         body = request.SerializeToString()
     return Checked(body, total - rejected, rejected, _message(rejected, reason))
@@ -89,6 +90,22 @@ def _reason(s) -> str:
 
 def _message(rejected: int, reason: str) -> str:
     return f"{rejected} span(s) rejected: {reason}" if rejected else ""
+
+
+@functools.lru_cache(maxsize=8)
+def _long_value_pattern(limit: int) -> re.Pattern:
+    """Bytes that must occur where a KeyValue holds a string longer than ``limit``:
+    the value field (tag 0x12) and the AnyValue's string_value (tag 0x0a), each
+    with a length varint at least as long as the one of ``limit + 1``."""
+    width = max(1, ((limit + 1).bit_length() + 6) // 7)  # bytes of its varint
+    length = rb"[\x80-\xff]{%d,}[\x00-\x7f]" % (width - 1)
+    return re.compile(rb"\x12" + length + rb"\x0a" + length)
+
+
+def _may_hold_long_value(body: bytes, limit: int) -> bool:
+    """A C-speed scan of the raw bytes, so the attributes are walked only when a
+    long value may be there (rare false positives just cost the walk)."""
+    return len(body) > limit and _long_value_pattern(limit).search(body) is not None
 
 
 def _truncate_protobuf(request, limit: int) -> bool:
@@ -254,9 +271,12 @@ def _truncate_json_kvs(kvs, limit: int) -> bool:
     changed = False
     for kv in kvs or ():
         value = kv.get("value") or {}
-        _need(isinstance(kv.get("key", ""), str) and _valid_any(value), "attribute values are AnyValue objects")
+        if len(value) == 1 and "stringValue" in value and type(value["stringValue"]) is str:
+            pass  # the common case, checked without the general walk
+        elif not _valid_any(value):
+            raise ValueError("attribute values are AnyValue objects")
         text = value.get("stringValue")
-        if isinstance(text, str) and len(text) > limit:
+        if text is not None and len(text) > limit:
             value["stringValue"] = text[:limit]
             changed = True
     return changed

@@ -98,3 +98,13 @@ def test_json_values_the_store_could_not_read_are_invalid():
     doc["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"][0]["value"] = {"intValue": "12abc"}
     with pytest.raises(Invalid):
         check_json(json.dumps(doc).encode(), LIMITS)
+
+
+@pytest.mark.parametrize("limit", [10, 126, 127, 128, 16383, 16384, 20000])
+def test_long_value_scan_misses_no_value_over_the_limit(limit):
+    for length, cut in ((limit, False), (limit + 1, True), (limit * 3, True)):
+        request = make_request(2)
+        spans_of(request)[0].attributes.extend([kv("v", "z" * length)])
+        checked = check_protobuf(request.SerializeToString(), Limits(100, limit))
+        value = {a.key: a.value.string_value for a in spans_of(ExportTraceServiceRequest.FromString(checked.body))[0].attributes}["v"]
+        assert len(value) == (limit if cut else length)
