@@ -166,6 +166,9 @@ def test_grpc_refusals_carry_the_spec_codes(ingest):
         stub.Export(big, metadata=auth)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     raw = grpc.insecure_channel(ingest.svc.otlp_grpc_target).unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+    with pytest.raises(grpc.RpcError) as info:  # a gzip bomb: small on the wire, 50 MB inflated
+        raw(bytes(50_000_000), metadata=auth, compression=grpc.Compression.Gzip)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     with pytest.raises(grpc.RpcError) as info:
         raw(make_request(3).SerializeToString()[:-5], metadata=auth)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
