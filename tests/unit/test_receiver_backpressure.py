@@ -127,3 +127,38 @@ def test_requests_over_the_concurrency_limit_are_told_to_retry():
         assert len(sink.accepted) == 1
 
     asyncio.run(scenario())
+
+
+def sample(name: str, **labels) -> float:
+    from collector.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_outcomes_are_counted():
+    async def scenario():
+        sink = Sink()
+        http, receiver = await running(sink)
+        try:
+            async with ClientSession() as session:
+                await post(session, http.port, spans=4)
+                url = f"http://127.0.0.1:{http.port}/v1/traces"
+                async with session.post(url, data=b"x", headers={"Content-Type": "application/x-protobuf", "x-api-key": "snk_live_bad"}) as resp:
+                    assert resp.status == 401
+                sink.error = BackPressure("full", 1)
+                await post(session, http.port, spans=2)
+        finally:
+            await receiver.shutdown()
+            await http.shutdown()
+
+    before = {
+        "accepted": sample("otelcol_receiver_accepted_spans_total", receiver="otlp", transport="http"),
+        "refused": sample("otelcol_receiver_refused_spans_total", receiver="otlp", transport="http"),
+        "auth": sample("collector_auth_failures_total", surface="http", reason="unknown"),
+        "pushed": sample("collector_receiver_requests_total", transport="http", outcome="backpressure"),
+    }
+    asyncio.run(scenario())
+    assert sample("otelcol_receiver_accepted_spans_total", receiver="otlp", transport="http") == before["accepted"] + 4
+    assert sample("otelcol_receiver_refused_spans_total", receiver="otlp", transport="http") == before["refused"] + 2
+    assert sample("collector_auth_failures_total", surface="http", reason="unknown") == before["auth"] + 1
+    assert sample("collector_receiver_requests_total", transport="http", outcome="backpressure") == before["pushed"] + 1
