@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 from collector.receiver import Ingest, key_from, outcome_of
 from collector.rpc_status import Refusal, success
@@ -81,11 +81,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise too_large(limit)
     inflater = None if encoding in ("", "identity") else Inflater(encoding, limit)
     parts, received = [], 0
-    async for chunk in request.content.iter_any():
-        received += len(chunk)
-        if received > limit:
-            raise too_large(limit)
-        parts.extend(inflater.feed(chunk) if inflater else (chunk,))
+    try:
+        async for chunk in request.content.iter_any():
+            received += len(chunk)
+            if received > limit:
+                raise too_large(limit)
+            parts.extend(inflater.feed(chunk) if inflater else (chunk,))
+    except (ConnectionError, ClientPayloadError) as exc:  # the client went away mid-body
+        raise Refusal("invalid", f"the body ended early ({exc})") from None
     if inflater:
         inflater.finish()
     return b"".join(parts)
