@@ -133,7 +133,10 @@ class Writer:
         fmt = landing.FORMATS.get(chunk.fmt)
         if fmt is None:
             raise StoreRejected(f"no landing format for {chunk.fmt!r}")
-        body = await asyncio.to_thread(_insert_body, chunk)
+        try:
+            body = await asyncio.to_thread(_insert_body, chunk)
+        except ValueError as exc:  # a record its format cannot encode: the store could never take it
+            raise StoreRejected(f"cannot encode as {chunk.fmt}: {exc}") from exc
         settings = dict(fmt.settings(chunk.token), max_insert_block_size=1 << 30)
         delay = self.limits.retry_initial
         while True:

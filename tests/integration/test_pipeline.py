@@ -14,7 +14,7 @@ from collector.sink import BackPressure
 from collector.store import StoreUnavailable
 from collector.wal import WalLimits
 from collector.writer import WriterLimits
-from tests.otlp_factory import make_request, span_ids
+from tests.otlp_factory import make_request, span_ids, to_json
 
 
 def sync(test):
@@ -198,3 +198,23 @@ async def test_a_second_pipeline_on_the_same_log_is_refused_at_start_up(store, t
     with pytest.raises(StartupError, match="wal_dir: .* in use"):
         await make_pipeline(store, tmp_path).start()
     await first.shutdown()
+
+
+@sync
+async def test_a_segment_of_json_and_protobuf_requests_is_stored_once_and_a_bad_one_set_aside(store, tmp_path):
+    pipeline = make_pipeline(store, tmp_path, segment_max_age=60)
+    await pipeline.start()
+    pipeline._task.cancel()
+    ids = await send(pipeline, 3)
+    for _ in range(3):
+        request = make_request(4)
+        await pipeline.accept("app-1", "json", to_json(request), 4)
+        ids |= span_ids(request)
+    await pipeline.accept("app-1", "json", b"[1, 2]", 1)  # not an object: cannot be encoded
+    await pipeline.wal.stop_appending()
+    segment = await pipeline.wal.next_sealed()
+    await pipeline.writer.ship(segment)
+    await pipeline.writer.ship(segment)
+    assert_exactly(store, ids)
+    assert len(list((tmp_path / "dead-letter").glob("*-json-*.seg"))) == 1
+    await pipeline.wal.close()
