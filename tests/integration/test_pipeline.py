@@ -218,3 +218,19 @@ async def test_a_segment_of_json_and_protobuf_requests_is_stored_once_and_a_bad_
     assert_exactly(store, ids)
     assert len(list((tmp_path / "dead-letter").glob("*-json-*.seg"))) == 1
     await pipeline.wal.close()
+
+
+@sync
+async def test_shutdown_with_the_store_down_keeps_the_log_for_the_next_start(store, tmp_path):
+    first = make_pipeline(store, tmp_path)
+    first.drain_timeout = 0.3
+    first.writer.fault = lambda: (_ for _ in ()).throw(StoreUnavailable("down"))
+    await first.start()
+    ids = await send(first, 5)
+    started = time.monotonic()
+    await first.shutdown()
+    assert time.monotonic() - started < 3 and list((tmp_path / "wal").glob("*.seg"))
+    second = make_pipeline(store, tmp_path)
+    await second.start()
+    await second.shutdown()
+    assert_exactly(store, ids)
