@@ -151,7 +151,9 @@ class Writer:
             metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
             metrics.INSERT_ROWS.inc(chunk.spans)
             metrics.EXPORTER_SENT_SPANS.labels(EXPORTER).inc(chunk.spans)
-            self.failing_since = None
+            if self.failing_since is not None:
+                log.info("inserts into the store work again after %.1f s", time.monotonic() - self.failing_since)
+                self.failing_since = None
             return
 
     async def _back_off(self, chunk: Chunk, exc: Exception, delay: float) -> float:
