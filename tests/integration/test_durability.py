@@ -13,6 +13,8 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from tests.harness import ServiceProcess, run_cli
 from tests.otlp_factory import make_request, span_ids
 
@@ -114,13 +116,22 @@ def assert_exactly_once(data_dir, acked: set[str], unacked: set[str]) -> dict[st
 
 
 def test_acknowledged_spans_survive_sigkill_exactly_once(tmp_path):
+    crash_repeatedly(tmp_path, kills=3)
+
+
+@pytest.mark.slow
+def test_acknowledged_spans_survive_many_sigkills_exactly_once(tmp_path):
+    crash_repeatedly(tmp_path, kills=15, clients=8)
+
+
+def crash_repeatedly(tmp_path, kills: int, clients: int = 4) -> None:
     data = tmp_path / "data"
     key = create_key(data, "crash")
     svc = ServiceProcess(data, args=FAST_SEALING).start()
-    clients = run_clients(svc, key, 4)
+    clients = run_clients(svc, key, clients)
     rng = random.Random()
     try:
-        for _ in range(3):
+        for _ in range(kills):
             time.sleep(rng.uniform(1.0, 3.0))
             svc.kill()
             time.sleep(rng.uniform(0.0, 0.3))
