@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from collector import migrate
+from collector import exposition, migrate
 from collector.config import Config
 from collector.health import Health
 from collector.store import Store, StoreError
@@ -63,6 +63,7 @@ class Service:
         self.health = Health()
         self.api_app = web.Application(client_max_size=1 << 20)
         self.api_app.add_routes(self.health.routes())
+        exposition.install(self.api_app)
         self.components: list[Component] = []
         self._started: list[Component] = []
         self._stopping = asyncio.Event()
@@ -109,6 +110,7 @@ class Service:
         await asyncio.to_thread(self.store.close)
 
     def stop(self) -> None:
+        self.health.start_draining()
         self._stopping.set()
 
     async def run(self) -> None:
