@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -52,6 +53,8 @@ class Config:
                 f"store_url: unknown scheme {scheme!r} in {_redact(self.resolved_store_url)!r}; "
                 f"use one of {', '.join(s + '://' for s in STORE_SCHEMES)}"
             )
+        if self.cluster and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cluster):
+            problems.append(f"cluster: {self.cluster!r} must be a name of letters, digits, '_', '.' or '-'")
         if self.cluster and scheme == "chdb":
             problems.append("cluster: ON CLUSTER needs a ClickHouse server, not the embedded store")
         for name in ("grpc_port", "http_port", "api_port"):
