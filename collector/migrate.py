@@ -119,6 +119,8 @@ def applied_versions(store: Store) -> set[int]:
 def migrate(store: Store, cluster: str = "", retention_days: int = 30, schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
     """Apply every migration not yet recorded; return the ones applied now."""
     variables = template_variables(cluster, retention_days)
+    if cluster:  # the store created the database on the one server it reached; every node needs it
+        store.command(f"CREATE DATABASE IF NOT EXISTS `{store.database}` {variables['ON_CLUSTER']}")
     for statement in render(MIGRATIONS_DDL, variables):
         store.command(statement)
     done = applied_versions(store)
