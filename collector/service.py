@@ -16,6 +16,7 @@ from aiohttp import web
 from collector import exposition, migrate
 from collector.config import Config
 from collector.health import Health
+from collector.pipeline import Pipeline
 from collector.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,10 @@ class Service:
     def build(self) -> None:
         """Create the stages, in start order: consumers before producers."""
         # pipeline: the sink the receivers hand requests to
+        self.sink = Pipeline.from_config(self.store, self.config)
+        self.components.append(self.sink)
+        self.health.add_check("log writable", self.sink.log_writable)
+        self.health.add_check("not shedding load", self.sink.not_shedding_load)
         from collector.direct_sink import DirectSink
         from collector.receivers import build_receivers
 
