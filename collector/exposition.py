@@ -58,8 +58,23 @@ async def instrument(request: web.Request, handler) -> web.StreamResponse:
         metrics.API_REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
 
 
+def zero_known_series() -> None:
+    """Create at 0 the series whose label values are known in advance.
+
+    A labelled counter has no series until first counted, so "refused / (accepted +
+    refused)" or "send failed" would read as no data, not 0, on a healthy collector
+    (the OpenTelemetry Collector starts these at 0 too).
+    """
+    for transport in ("grpc", "http"):
+        metrics.RECEIVER_ACCEPTED_SPANS.labels("otlp", transport)
+        metrics.RECEIVER_REFUSED_SPANS.labels("otlp", transport)
+    for counter in (metrics.EXPORTER_SENT_SPANS, metrics.EXPORTER_SEND_FAILED_SPANS, metrics.EXPORTER_ENQUEUE_FAILED_SPANS):
+        counter.labels("clickhouse")
+
+
 def install(app: web.Application) -> None:
     """Serve ``/metrics`` on ``app`` and measure every request it answers."""
     add_process_collectors()
+    zero_known_series()
     app.middlewares.append(instrument)
     app.router.add_get("/metrics", metrics_handler)
