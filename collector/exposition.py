@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client import PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
 
 from collector import metrics
 
@@ -29,8 +30,9 @@ def add_process_collectors() -> None:
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = generate_latest(metrics.REGISTRY)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    # The scraper's Accept header picks the format: OpenMetrics or the classic text one.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return web.Response(body=encode(metrics.REGISTRY), headers={"Content-Type": content_type})
 
 
 def route_label(request: web.Request) -> str:
