@@ -132,6 +132,10 @@ class Service:
         log.info("collector ready")
         try:
             await self._stopping.wait()
+            if self.config.drain_delay_ms:
+                # /readyz already answers 503: give the balancers' health checks time to notice
+                log.info("draining: still serving for %d ms", self.config.drain_delay_ms)
+                await asyncio.sleep(self.config.drain_delay_ms / 1000)
         finally:
             log.info("shutting down")
             await self.shutdown()

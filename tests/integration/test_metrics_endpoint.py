@@ -39,3 +39,23 @@ def test_metrics_count_each_request_once_under_its_route_pattern(tmp_path):
     zeroed = ("otelcol_exporter_send_failed_spans_total", (("exporter", "clickhouse"),))
     assert after[zeroed] == 0
 
+
+
+def test_sigterm_keeps_serving_with_readyz_503_for_the_drain_delay(tmp_path):
+    import json
+    import signal
+    import time
+
+    with ServiceProcess(tmp_path / "data", args=["--drain-delay-ms", "3000"]) as svc:
+        assert get_status(svc.api_url + "/readyz") == 200
+        svc.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        with urllib.request.urlopen(svc.api_url + "/healthz", timeout=5) as resp:
+            assert resp.status == 200  # alive, still serving
+        try:
+            urllib.request.urlopen(svc.api_url + "/readyz", timeout=5)
+            raise AssertionError("/readyz answered 200 while draining")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 503 and json.load(exc)["problems"]["shutdown"] == "draining"
+        assert svc.proc.wait(30) == 0
+    assert "draining: still serving for 3000 ms" in svc.log()
