@@ -13,6 +13,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 
+from collector.receiver_http import _zstd
 from tests.harness import ServiceProcess, run_cli
 from tests.otlp_factory import make_request, span_ids, to_json
 
@@ -83,6 +84,12 @@ def test_deflate_and_chunked_bodies_within_the_limit_are_accepted(ingest):
     status, headers, answer = ingest.post(iter([body[:10], body[10:]]), dict(PB, **{"Content-Encoding": "deflate"}), chunked=True)
     assert status == 200 and headers["Content-Type"] == "application/x-protobuf"
     assert not ExportTraceServiceResponse.FromString(answer).HasField("partial_success")
+    ingest.accepted |= span_ids(request)
+
+    request = make_request(2)
+    body = _zstd.compress(to_json(request))
+    status, headers, answer = ingest.post(body, dict(JS, **{"Content-Encoding": "zstd"}))
+    assert (status, headers["Content-Type"], answer) == (200, "application/json", b"{}")
     ingest.accepted |= span_ids(request)
 
 

@@ -1,4 +1,4 @@
-"""Back-pressure and outages of the sink, as each transport answers them.
+"""The transports in process: back-pressure, outages, clients that go away, metrics.
 
 The receivers run on real sockets; the sink is a stand-in that refuses as told.
 """
@@ -127,3 +127,67 @@ def test_requests_over_the_concurrency_limit_are_told_to_retry():
         assert len(sink.accepted) == 1
 
     asyncio.run(scenario())
+
+
+def sample(name: str, **labels) -> float:
+    from collector.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_outcomes_are_counted():
+    async def scenario():
+        sink = Sink()
+        http, receiver = await running(sink)
+        try:
+            async with ClientSession() as session:
+                await post(session, http.port, spans=4)
+                url = f"http://127.0.0.1:{http.port}/v1/traces"
+                async with session.post(url, data=b"x", headers={"Content-Type": "application/x-protobuf", "x-api-key": "snk_live_bad"}) as resp:
+                    assert resp.status == 401
+                sink.error = BackPressure("full", 1)
+                await post(session, http.port, spans=2)
+        finally:
+            await receiver.shutdown()
+            await http.shutdown()
+
+    before = {
+        "accepted": sample("otelcol_receiver_accepted_spans_total", receiver="otlp", transport="http"),
+        "refused": sample("otelcol_receiver_refused_spans_total", receiver="otlp", transport="http"),
+        "auth": sample("collector_auth_failures_total", surface="http", reason="unknown"),
+        "pushed": sample("collector_receiver_requests_total", transport="http", outcome="backpressure"),
+    }
+    asyncio.run(scenario())
+    assert sample("otelcol_receiver_accepted_spans_total", receiver="otlp", transport="http") == before["accepted"] + 4
+    assert sample("otelcol_receiver_refused_spans_total", receiver="otlp", transport="http") == before["refused"] + 2
+    assert sample("collector_auth_failures_total", surface="http", reason="unknown") == before["auth"] + 1
+    assert sample("collector_receiver_requests_total", transport="http", outcome="backpressure") == before["pushed"] + 1
+
+
+def test_a_client_gone_mid_body_is_counted_and_nothing_is_stored():
+    async def scenario():
+        sink = Sink()
+        http, receiver = await running(sink)
+        head = f"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nx-api-key: {KEY}\r\n"
+        try:
+            for rest in ("Content-Length: 1000\r\n\r\nabcdefghij", "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n"):
+                _, writer = await asyncio.open_connection("127.0.0.1", http.port)
+                writer.write((head + rest).encode())
+                await writer.drain()
+                await asyncio.sleep(0.1)
+                writer.close()
+            for _ in range(50):
+                if not receiver.ingest.inflight:
+                    break
+                await asyncio.sleep(0.02)
+            assert receiver.ingest.inflight == 0
+            async with ClientSession() as session:
+                assert (await post(session, http.port))[0] == 200
+        finally:
+            await receiver.shutdown()
+            await http.shutdown()
+        assert sink.accepted == [("app", "protobuf", 3)]
+
+    before = sample("collector_receiver_requests_total", transport="http", outcome="invalid")
+    asyncio.run(scenario())
+    assert sample("collector_receiver_requests_total", transport="http", outcome="invalid") == before + 2
