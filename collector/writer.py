@@ -133,7 +133,10 @@ class Writer:
         fmt = landing.FORMATS.get(chunk.fmt)
         if fmt is None:
             raise StoreRejected(f"no landing format for {chunk.fmt!r}")
-        body = await asyncio.to_thread(_insert_body, chunk)
+        try:
+            body = await asyncio.to_thread(_insert_body, chunk)
+        except ValueError as exc:  # a record its format cannot encode: the store could never take it
+            raise StoreRejected(f"cannot encode as {chunk.fmt}: {exc}") from exc
         settings = dict(fmt.settings(chunk.token), max_insert_block_size=1 << 30)
         delay = self.limits.retry_initial
         while True:
@@ -148,7 +151,9 @@ class Writer:
             metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
             metrics.INSERT_ROWS.inc(chunk.spans)
             metrics.EXPORTER_SENT_SPANS.labels(EXPORTER).inc(chunk.spans)
-            self.failing_since = None
+            if self.failing_since is not None:
+                log.info("inserts into the store work again after %.1f s", time.monotonic() - self.failing_since)
+                self.failing_since = None
             return
 
     async def _back_off(self, chunk: Chunk, exc: Exception, delay: float) -> float:

@@ -183,6 +183,8 @@ async def test_the_disk_budget_pushes_back_and_frees_up_after_release(tmp_path):
             accepted += 1
     assert 50 <= accepted < 64 and refused.value.retry_after > 0
     assert w.over_budget()
+    with pytest.raises(BackPressure):  # even a small one, until shipping makes room
+        await w.append(record(1, size=1))
     await drain(w)
     assert not w.over_budget()
     await w.append(record(500, size=1000))
@@ -247,3 +249,22 @@ async def test_appends_after_close_are_refused(tmp_path):
     await w.close()
     with pytest.raises(SinkUnavailable):
         await w.append(record(1))
+
+
+@sync
+async def test_gauges_follow_what_the_log_holds(tmp_path):
+    def gauge(name, **labels):
+        return metrics.REGISTRY.get_sample_value(name, labels or None)
+    w = await opened(tmp_path, max_bytes=4 << 20, segment_max_bytes=4096)
+    for i in range(12):
+        await w.append(Record("protobuf", "app", 1, 1, b"x" * 1000))  # received long ago
+    on_disk = sum(p.stat().st_size for p in tmp_path.glob("*.seg"))
+    assert gauge("collector_wal_bytes") == on_disk == gauge("otelcol_exporter_queue_size", exporter="clickhouse")
+    assert gauge("collector_wal_segments") == len(list(tmp_path.glob("*.seg"))) > 1
+    assert gauge("otelcol_exporter_queue_capacity", exporter="clickhouse") == 4 << 20
+    assert gauge("collector_wal_oldest_unshipped_age_seconds") > 1e9
+    await w.stop_appending()
+    await drain(w)
+    assert gauge("collector_wal_bytes") == 0 and gauge("collector_wal_segments") == 0
+    assert gauge("collector_wal_oldest_unshipped_age_seconds") == 0
+    await w.close()
