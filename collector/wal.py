@@ -2,8 +2,8 @@
 
 Appends wait in a queue; one committer task writes everything queued as one
 write and one fsync (group commit), then wakes every append it covered, so many
-concurrent requests share one fsync. Segments are sealed by size and by age and
-handed to the writer in order; a segment is deleted only after the writer
+concurrent requests share one fsync. Segments are sealed by size, and by age
+when the writer has nothing else to ship, and handed to the writer in order; a segment is deleted only after the writer
 ``release``\\ s it, and ``checkpoint.json`` remembers the last one released, so a
 crash between the insert and the delete does not ship it again. Every segment
 found at start-up is sealed as it is: its intact records are shipped, a torn
@@ -201,7 +201,9 @@ class Wal:
                 return
 
     def _until_age_seal(self) -> float | None:
-        if self._active is None or self._active.first_received_ns is None:
+        # While the writer still has sealed segments to ship, sealing a young one
+        # cannot make anything arrive sooner; letting it grow makes fewer, larger inserts.
+        if self._active is None or self._active.first_received_ns is None or self._sealed:
             return None
         return max(0.0, self._active_since + self.limits.segment_max_age - time.monotonic())
 
@@ -314,6 +316,8 @@ class Wal:
         """The segment is in the store: remember that, then delete it."""
         await asyncio.to_thread(self._release_sync, segment)
         self._sealed.remove(segment)
+        if not self._sealed:
+            self._wake.set()  # the writer is idle: the active segment may be old enough to seal
         self._disk_bytes -= segment.size
         if self.used_bytes < self.limits.max_bytes * _RESUME_BELOW:
             self.shedding = False

@@ -268,3 +268,18 @@ async def test_gauges_follow_what_the_log_holds(tmp_path):
     assert gauge("collector_wal_bytes") == 0 and gauge("collector_wal_segments") == 0
     assert gauge("collector_wal_oldest_unshipped_age_seconds") == 0
     await w.close()
+
+
+@sync
+async def test_while_the_writer_is_behind_the_active_segment_grows_instead_of_sealing(tmp_path):
+    w = await opened(tmp_path, segment_max_age=0.02)
+    await w.append(record(1))
+    first = await asyncio.wait_for(w.next_sealed(), 2)
+    for i in range(2, 6):
+        await w.append(record(i))
+        await asyncio.sleep(0.03)
+    assert list(w._sealed) == [first]  # older than the age limit, but the writer is busy
+    await w.release(first)
+    second = await asyncio.wait_for(w.next_sealed(), 2)  # sealed as soon as the writer is free
+    assert w.read(second).records == [record(i) for i in range(2, 6)]
+    await w.close()
