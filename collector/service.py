@@ -86,6 +86,11 @@ class Service:
         # pipeline: the sink the receivers hand requests to
         # receivers
         # API routes
+        from collector.api import Api
+
+        api = Api(self.config, self.store)
+        api.install(self.api_app)
+        self.components.append(api)
         self.components.append(HttpServer(self.api_app, self.config.host, self.config.api_port, "api_port"))
 
     async def start(self) -> None:
