@@ -1,68 +1,126 @@
-"""Admin calls into a running service, for CLI commands that need the store it holds.
+"""Key administration of a running service, over a Unix socket in the data directory.
 
-The embedded store is held by one process, so while ``collector serve`` runs a CLI
-command cannot open it. The service writes ``<data_dir>/admin.json`` (mode 0600: its
-port and a random secret) when it starts and removes it when it stops; the CLI reads
-it and calls ``/admin/...`` on the API port over loopback with the secret. Whoever can
-read the data directory could open the store anyway, so this grants nothing more.
+The embedded store is held by the one process that opened it, so while
+``collector serve`` runs, ``collector keys ...`` cannot open it. The service
+therefore listens on ``<data_dir>/admin.sock`` (mode 0600: only the user who
+runs the service can use it, nothing is exposed on the network) and the CLI
+sends its command there when the socket answers. A revocation done this way
+also reloads the key cache at once.
 """
 from __future__ import annotations
 
-import hmac
+import asyncio
+import http.client
 import json
+import logging
 import os
-import secrets
-import urllib.error
-import urllib.request
+import socket
 from pathlib import Path
 
 from aiohttp import web
 
-ADMIN_FILE = "admin.json"
-SECRET_HEADER = "X-Collector-Admin"
-LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+from collector import keys
+from collector.keys import KeyCache, KeyCommandError
+from collector.store import Store
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME = "admin.sock"
+_MAX_PATH = 100  # sun_path holds 108 bytes on Linux
 
 
-class AdminUnreachable(Exception):
-    """No running service answered for this data directory."""
+def socket_path(data_dir: str) -> Path:
+    return Path(data_dir).resolve() / SOCKET_NAME
 
 
-class AdminEndpoint:
-    """The admin file and the guard of the ``/admin/`` routes, as a component."""
+class AdminSocket:
+    """The service side: ``POST /keys/{create,list,revoke}`` with a JSON body."""
 
-    def __init__(self, data_dir: str, port: int):
-        self.path = Path(data_dir) / ADMIN_FILE
-        self.port = port
-        self.secret = secrets.token_urlsafe(32)
+    def __init__(self, store: Store, cache: KeyCache, path: Path):
+        self.store, self.cache, self.path = store, cache, path
+        self._runner: web.AppRunner | None = None
+        # group -> (run(store, action, args), cache reloaded after a command)
+        self.groups: dict[str, tuple] = {"keys": (run_action, cache)}
+
+    def add_group(self, name: str, run, cache) -> None:
+        """More commands on the same socket: ``POST /<name>/<action>`` (e.g. API tokens)."""
+        self.groups[name] = (run, cache)
 
     async def start(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"port": self.port, "secret": self.secret}, handle)
+        if len(str(self.path)) > _MAX_PATH:
+            log.warning("admin socket path %s is too long; key commands need the service stopped", self.path)
+            return
+        app = web.Application(client_max_size=64 << 10)
+        app.add_routes([web.post("/{group}/{action}", self.handle)])
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self.path.unlink(missing_ok=True)
+        old_umask = os.umask(0o177)
+        try:
+            await web.UnixSite(self._runner, str(self.path)).start()
+        finally:
+            os.umask(old_umask)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.match_info["group"] not in self.groups:
+            return web.json_response({"error": "unknown command group"}, status=404)
+        run, cache = self.groups[request.match_info["group"]]
+        args = await request.json()
+        try:
+            result = await asyncio.to_thread(run, self.store, request.match_info["action"], args)
+        except (KeyCommandError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        await cache.reload()
+        return web.json_response(result)
 
     async def shutdown(self) -> None:
-        self.path.unlink(missing_ok=True)
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+            self.path.unlink(missing_ok=True)
 
-    def allows(self, request: web.Request) -> bool:
-        offered = request.headers.get(SECRET_HEADER, "")
-        return request.remote in LOOPBACK and hmac.compare_digest(offered.encode(), self.secret.encode())
+
+def run_action(store: Store, action: str, args: dict):
+    if action == "create":
+        return keys.create_key(store, args.get("app", ""), args.get("name") or "")
+    if action == "list":
+        return keys.list_keys(store)
+    if action == "revoke":
+        return keys.revoke_key(store, args.get("key", ""))
+    raise KeyCommandError(f"unknown key action {action!r}")
 
 
-def call(data_dir: str, method: str, path: str, body: dict | None = None, timeout: float = 10.0):
-    """(status, JSON answer) of an admin call to the service running on ``data_dir``."""
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._path))
+
+
+def service_answers(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+            return True
+        except OSError:
+            return False
+
+
+def call(path: Path, action: str, args: dict, timeout: float = 30.0, group: str = "keys"):
+    """Send one command to the running service; raise KeyCommandError on refusal."""
+    conn = _UnixConnection(path, timeout)
     try:
-        info = json.loads((Path(data_dir) / ADMIN_FILE).read_text())
-    except (OSError, ValueError) as exc:
-        raise AdminUnreachable(str(exc)) from exc
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{info['port']}{path}", data=data, method=method,
-        headers={SECRET_HEADER: info["secret"], "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.load(exc)
-    except OSError as exc:  # a stale file left by a killed service
-        raise AdminUnreachable(str(exc)) from exc
+        conn.request("POST", f"/{group}/{action}", body=json.dumps(args), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        body = json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise KeyCommandError(body.get("error", f"service answered {resp.status}") if isinstance(body, dict) else str(body))
+    return body

@@ -14,7 +14,6 @@ import orjson
 from aiohttp import web
 
 from collector import metrics, openapi
-from collector.admin import AdminEndpoint
 from collector.apiparams import BadRequest, HttpError, json_response
 from collector.config import Config
 from collector.handlers import Handlers
@@ -44,9 +43,8 @@ class Api:
     def __init__(self, config: Config, store: Store):
         self.config = config
         self.tokens = TokenCache(store, config.api_token_refresh_seconds)
-        self.admin = AdminEndpoint(config.data_dir, config.api_port)
         self.limiter = RateLimiter(config.api_rate_limit, parse_limits(config.api_rate_limits))
-        self.handlers = Handlers(config, store, self.tokens, self.admin)
+        self.handlers = Handlers(config, store)
 
     def install(self, app: web.Application) -> None:
         app.middlewares.extend([self.metrics_mw, self.errors_mw, self.rate_limit_mw, self.auth_mw])
@@ -55,10 +53,8 @@ class Api:
 
     async def start(self) -> None:
         await self.tokens.start()
-        await self.admin.start()
 
     async def shutdown(self) -> None:
-        await self.admin.shutdown()
         await self.tokens.shutdown()
 
     async def openapi(self, request: web.Request) -> web.Response:

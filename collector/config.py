@@ -34,6 +34,11 @@ class Config:
     log_format: str = field(default="text", metadata={"help": "text or json"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
     # --- receiver settings ---
+    max_body_bytes: int = field(default=16 << 20, metadata={"help": "largest OTLP request body accepted, counted after decompression (413 above)"})
+    max_spans_per_request: int = field(default=50_000, metadata={"help": "most spans one export request may carry (413 above)"})
+    max_attribute_value_length: int = field(default=16384, metadata={"help": "longer string attribute values are truncated to this many bytes"})
+    max_concurrent_requests: int = field(default=64, metadata={"help": "export requests handled at once; more are told to retry (429 / UNAVAILABLE)"})
+    key_reload_seconds: int = field(default=2, metadata={"help": "how often the runtime key cache reloads from the store (a revoked key stops working within this)"})
     # --- pipeline settings (write-ahead log, writer) ---
     # --- API settings ---
     api_rate_limit: int = field(default=600, metadata={"help": "API requests per minute per client IP and route"})
@@ -70,6 +75,9 @@ class Config:
             problems.append(f"log_format: {self.log_format!r} must be text or json")
         if self.log_level not in ("debug", "info", "warning", "error"):
             problems.append(f"log_level: {self.log_level!r} must be debug, info, warning or error")
+        for name in ("max_body_bytes", "max_spans_per_request", "max_attribute_value_length", "max_concurrent_requests", "key_reload_seconds"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: {getattr(self, name)} must be at least 1")
         problems.extend(self._api_problems())
         problems.extend(_check_writable_dir("data_dir", Path(self.data_dir)))
         return problems

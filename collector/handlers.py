@@ -1,14 +1,10 @@
 """The API's handlers: parameters in, one query module call, JSON out."""
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
-from collector import tokens as tokens_mod
-from collector.admin import AdminEndpoint
 from collector.apiparams import (
-    BadRequest, HttpError, Params, decode_cursor, duration_ms, encode_cursor, fingerprint, json_response,
+    HttpError, Params, decode_cursor, duration_ms, encode_cursor, fingerprint, json_response,
     requested_apps, trace_id,
 )
 from collector.config import Config
@@ -22,8 +18,8 @@ STATUS_CLASSES = {"2xx": (200, 299), "3xx": (300, 399), "4xx": (400, 499), "5xx"
 
 
 class Handlers:
-    def __init__(self, config: Config, store: Store, tokens: tokens_mod.TokenCache, admin: AdminEndpoint):
-        self.config, self.store, self.tokens, self.admin = config, store, tokens, admin
+    def __init__(self, config: Config, store: Store):
+        self.config = config
         self.queries = Queries(store)
         self.max_range_s = config.api_max_range_days * DAY
 
@@ -35,9 +31,6 @@ class Handlers:
             *analytics,
             web.get("/api/analytics/500-errors", self.server_errors),
             web.get("/api/applications/{id}/ips", self.client_ips),
-            web.get("/admin/tokens", self.admin_list),
-            web.post("/admin/tokens", self.admin_create),
-            web.delete("/admin/tokens/{id}", self.admin_revoke),
         ]
 
     def _range(self, params: Params) -> TimeRange:
@@ -125,47 +118,6 @@ class Handlers:
             "ips": [ip_row(r) for r in rows],
             "nextOffset": offset + len(rows) if offset + len(rows) < total else None,
         })
-
-    # --- admin: reached only over loopback with the secret of <data_dir>/admin.json ---
-    def _guard(self, request: web.Request) -> None:
-        if not self.admin.allows(request):
-            raise HttpError(404, "Not Found")
-
-    async def admin_list(self, request: web.Request) -> web.Response:
-        self._guard(request)
-        return json_response({"tokens": await _in_thread(tokens_mod.listing, self.store)})
-
-    async def admin_create(self, request: web.Request) -> web.Response:
-        self._guard(request)
-        body = await _json_body(request)
-        try:
-            apps = tokens_mod.parse_apps(str(body.get("apps", "")))
-        except tokens_mod.TokenError as exc:
-            raise BadRequest(str(exc)) from None
-        created = await _in_thread(tokens_mod.create, self.store, apps, str(body.get("name", "")))
-        await self.tokens.reload()
-        return json_response(created, 201)
-
-    async def admin_revoke(self, request: web.Request) -> web.Response:
-        self._guard(request)
-        if not await _in_thread(tokens_mod.revoke, self.store, request.match_info["id"]):
-            raise HttpError(404, "No active token has this id")
-        await self.tokens.reload()
-        return json_response({"revoked": request.match_info["id"]})
-
-
-async def _in_thread(func, *args):
-    return await asyncio.to_thread(func, *args)
-
-
-async def _json_body(request: web.Request) -> dict:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("body: not JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("body: must be a JSON object")
-    return body
 
 
 def trace_filters(params: Params) -> dict:

@@ -34,12 +34,13 @@ class Component(Protocol):
 class HttpServer:
     """An aiohttp application on one port, as a component."""
 
-    def __init__(self, app: web.Application, host: str, port: int, setting: str):
+    def __init__(self, app: web.Application, host: str, port: int, setting: str, **handler_options):
         self.app, self.host, self.port, self.setting = app, host, port, setting
+        self.handler_options = handler_options  # for example auto_decompress=False
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, **self.handler_options)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
@@ -84,12 +85,21 @@ class Service:
     def build(self) -> None:
         """Create the stages, in start order: consumers before producers."""
         # pipeline: the sink the receivers hand requests to
+        from collector.direct_sink import DirectSink
+        from collector.receivers import build_receivers
+
+        self.sink = getattr(self, "sink", None) or DirectSink(self.store)
         # receivers
+        self.components.extend(build_receivers(self.config, self.store, self.sink))
         # API routes
+        from collector import tokens
+        from collector.admin import AdminSocket
         from collector.api import Api
 
         api = Api(self.config, self.store)
         api.install(self.api_app)
+        for admin in (c for c in self.components if isinstance(c, AdminSocket)):
+            admin.add_group("tokens", tokens.run_action, api.tokens)
         self.components.append(api)
         self.components.append(HttpServer(self.api_app, self.config.host, self.config.api_port, "api_port"))
 

@@ -81,6 +81,20 @@ def revoke(store: Store, token_id: str) -> bool:
     return True
 
 
+def run_action(store: Store, action: str, args: dict):
+    """One token command (create, list, revoke), for the CLI and the admin socket."""
+    if action == "create":
+        return create(store, parse_apps(str(args.get("apps", ""))), str(args.get("name") or ""))
+    if action == "list":
+        return listing(store)
+    if action == "revoke":
+        token_id = str(args.get("id", ""))
+        if not revoke(store, token_id):
+            raise TokenError(f"no active token has id {token_id!r}")
+        return {"revoked": token_id}
+    raise TokenError(f"unknown token action {action!r}")
+
+
 def active(store: Store) -> dict[str, Grant]:
     rows = store.rows("SELECT TokenHash, TokenId, Name, AppIds FROM api_tokens FINAL WHERE RevokedAt IS NULL")
     return {h: Grant(i, n, frozenset(a)) for h, i, n, a in rows}
