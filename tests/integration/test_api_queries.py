@@ -103,14 +103,18 @@ def test_traces_list_rows_and_filters(store, api):
 
 def test_pagination_neither_skips_nor_repeats_while_spans_arrive(store, api):
     base = day_base(10)
-    # 60 traces, some sharing one timestamp, so the span id must break ties
-    insert(store, [at(base + (i // 3) * NS, 1, status=200) for i in range(60)])
+    # 60 traces in two applications, some sharing one timestamp, so the span id must break ties
+    insert(store, [at(base + (i // 3) * NS, 1, status=200) for i in range(0, 60, 2)], app_id="shop")
+    insert(store, [at(base + (i // 3) * NS, 1, status=200) for i in range(1, 60, 2)], app_id="shop-eu")
+    token = tokens.create(store, ["shop", "shop-eu"])["token"]
+    api.reload_tokens()
     expected = {r[0] for r in store.rows("SELECT SpanId FROM otel_traces")}
-    seen, cursor, pages = [], None, 0
+    seen, apps, cursor, pages = [], set(), None, 0
     while True:
-        status, body, _ = api.get("/api/traces", api.token, limit=7, cursor=cursor, **{"from": "3d"})
+        status, body, _ = api.get("/api/traces", token, limit=7, cursor=cursor, **{"from": "3d"})
         assert status == 200, body
         seen += [r["spanId"] for r in body["traces"]]
+        apps |= {r["appId"] for r in body["traces"]}
         pages += 1
         # new spans arrive between pages: newer than every row, and some as old as the ones paged
         insert(store, [at(base + 600 * NS + pages * NS, 2), at(base + 30 * NS, 1)])
@@ -119,7 +123,7 @@ def test_pagination_neither_skips_nor_repeats_while_spans_arrive(store, api):
             break
     assert pages == 9
     assert len(seen) == len(set(seen))
-    assert expected <= set(seen)
+    assert expected <= set(seen) and apps == {"shop", "shop-eu"}
     late = {r[0] for r in store.rows(f"SELECT SpanId FROM otel_traces WHERE Timestamp > fromUnixTimestamp64Nano({base + 600 * NS})")}
     assert not late & set(seen)  # rows newer than the first page never show up in later pages
 
