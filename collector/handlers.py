@@ -106,7 +106,7 @@ class Handlers:
         if app not in request[GRANT].apps:
             raise HttpError(404, f"Application {app[:128]!r} not found")
         params = Params(request.query)
-        rng = self._range(params).aligned(60)
+        rng = self._range(params).aligned(3600)  # the IP rollups are hourly
         sort = params.choice("sort", "requests", tuple(dict.fromkeys(s for s, _ in IP_ORDERS)))
         order = params.choice("order", "asc" if sort == "ip" else "desc", ("asc", "desc"))
         limit = params.integer("limit", 100, 1, 1000)

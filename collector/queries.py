@@ -15,6 +15,8 @@ from collector.timerange import NS, TimeRange
 
 # Every API read gives up after this long instead of holding the store.
 SETTINGS = {"max_execution_time": 20}
+# How far before and after a page's entry spans their traces' other spans are counted.
+COUNT_SLACK_NS = 60 * NS
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 
 # filter name -> SQL fragment; its parameters have the filter's name or a suffix of it.
@@ -87,7 +89,7 @@ class Queries:
         self.store = store
         self._sql = {name: load(name) for name in (
             "trace_span_counts", "trace_bounds", "trace_spans", "trace_span_total",
-            "responses_buckets", "responses_routes", "server_errors",
+            "responses_buckets", "responses_routes", "server_errors", "client_ip_routes",
         )}
 
     async def traces(self, apps: list[str], rng: TimeRange, filters: dict, limit: int) -> Page:
@@ -99,17 +101,21 @@ class Queries:
         rows = await self.store.adicts(sql, params, settings=SETTINGS)
         more = len(rows) > limit
         rows = rows[:limit]
-        counts = await self._span_counts(apps, sorted({r["TraceId"] for r in rows}))
+        counts = await self._span_counts(apps, rows)
         for row in rows:
             row["SpanCount"] = counts.get(row["TraceId"], 1)
         last = (rows[-1]["StartNs"], rows[-1]["SpanId"]) if more else None
         return Page(rows, last)
 
-    async def _span_counts(self, apps: list[str], ids: list[str]) -> dict[str, int]:
-        if not ids:
+    async def _span_counts(self, apps: list[str], rows: list[dict]) -> dict[str, int]:
+        if not rows:
             return {}
-        rows = await self.store.arows(self._sql["trace_span_counts"], {"apps": apps, "ids": ids}, settings=SETTINGS)
-        return dict(rows)
+        params = {
+            "apps": apps, "ids": sorted({r["TraceId"] for r in rows}),
+            "lo_ns": min(r["StartNs"] for r in rows) - COUNT_SLACK_NS,
+            "hi_ns": max(r["StartNs"] + r["Duration"] for r in rows) + COUNT_SLACK_NS,
+        }
+        return dict(await self.store.arows(self._sql["trace_span_counts"], params, settings=SETTINGS))
 
     async def trace(self, apps: list[str], trace_id: str, cap: int) -> tuple[list[dict], int] | None:
         """The first ``cap`` spans of a trace and its span total; None when not found."""
@@ -139,4 +145,9 @@ class Queries:
     async def client_ips(self, app: str, rng: TimeRange, sort: str, order: str, limit: int, offset: int) -> list[dict]:
         sql = load("client_ips").replace("/*ORDER*/", IP_ORDERS[(sort, order)])
         params = {"app": app, "from_s": rng.start_ns // NS, "to_s": rng.end_ns // NS, "limit": limit, "offset": offset}
-        return await self.store.adicts(sql, params, settings=SETTINGS)
+        rows = await self.store.adicts(sql, params, settings=SETTINGS)
+        params["ips"] = [r["ClientIp"] for r in rows]
+        routes = dict(await self.store.arows(self._sql["client_ip_routes"], params, settings=SETTINGS)) if rows else {}
+        for row in rows:
+            row["TopRoutes"] = routes.get(row["ClientIp"], [])
+        return rows
