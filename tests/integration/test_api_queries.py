@@ -230,3 +230,16 @@ def test_rollups_equal_a_direct_count_over_the_raw_spans(store, api):
     raw = store.rows("SELECT ClientIp, count(), countIf(HttpStatusCode >= 400) FROM otel_traces GROUP BY 1")
     assert {i["ip"]: (i["requests"], i["errors"]) for i in body["ips"]} == {ip: (n, e) for ip, n, e in raw}
     assert store.rows("SELECT count() FROM otel_traces")[0][0] == sum(len(r.resource_spans[0].scope_spans[0].spans) for r in requests)
+
+
+@pytest.mark.slow
+def test_a_trace_of_100000_spans_answers_the_default_cap(store, api):
+    trace_id = os.urandom(16)
+    requests = [at(day_base(10) + i * NS, 10_000) for i in range(10)]
+    for request in requests:
+        for span in request.resource_spans[0].scope_spans[0].spans:
+            span.trace_id = trace_id
+    insert(store, requests)
+    status, body, _ = api.get(f"/api/traces/{trace_id.hex()}", api.token)
+    assert status == 200
+    assert (body["spanCount"], body["returned"], body["truncated"]) == (100_000, 10_000, True)
