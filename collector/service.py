@@ -16,6 +16,7 @@ from aiohttp import web
 from collector import migrate
 from collector.config import Config
 from collector.health import Health
+from collector.pipeline import Pipeline
 from collector.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,12 @@ class Service:
     def build(self) -> None:
         """Create the stages, in start order: consumers before producers."""
         # pipeline: the sink the receivers hand requests to
-        from collector.direct_sink import DirectSink
+        self.sink = Pipeline.from_config(self.store, self.config)
+        self.components.append(self.sink)
+        self.health.add_check("log writable", self.sink.log_writable)
+        self.health.add_check("not shedding load", self.sink.not_shedding_load)
         from collector.receivers import build_receivers
 
-        self.sink = getattr(self, "sink", None) or DirectSink(self.store)
         # receivers
         self.components.extend(build_receivers(self.config, self.store, self.sink))
         # API routes
