@@ -27,6 +27,18 @@ def cli_ok(data, *args) -> str:
     return result.stdout.strip()
 
 
+def wait_for_rows(svc, token: str, count: int, timeout: float = 30.0, **window) -> None:
+    """The receivers acknowledge once spans are in the write-ahead log; the writer puts
+    them in the store a moment later. Wait until the API sees them all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body, _ = get(svc.api_url, "/api/traces", token, limit=1000, **window)
+        if status == 200 and len(body["traces"]) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the API did not see {count} traces within {timeout} s")
+
+
 def sdk_spans(times_and_statuses: list[tuple[int, int]], route: str = "/api/items/:id") -> list:
     """One SERVER span per (start ns, status), made by the SDK with explicit times."""
     memory = InMemorySpanExporter()
@@ -52,6 +64,7 @@ def test_sdk_spans_through_the_receiver_read_back_in_utc_buckets_by_a_service_in
         key = cli_ok(data, "keys", "create", "--app", "shop")
         token = cli_ok(data, "tokens", "create", "--apps", "shop", "--name", "e2e")
         assert http_exporter(svc.otlp_http_url, key).export(spans) == SpanExportResult.SUCCESS
+        wait_for_rows(svc, token, len(spans), **{"from": iso(base), "to": iso(base + 2 * 3600 * NS)})
         window = {"from": iso(base), "to": iso(base + 2 * 3600 * NS), "interval": "1h"}
         status, body, _ = get(svc.api_url, "/api/analytics/4xx-responses", token, **window)
         assert status == 200, body
@@ -100,6 +113,7 @@ def test_schemathesis_finds_no_server_error(tmp_path):
         now = time.time_ns()
         spans = sdk_spans([(now - i * 7 * NS, s) for i, s in enumerate([200, 201, 302, 404, 500, 503] * 5)])
         assert http_exporter(svc.otlp_http_url, key).export(spans) == SpanExportResult.SUCCESS
+        wait_for_rows(svc, token, len(spans), **{"from": "1h"})
         # real identifiers for the path parameters, so those operations reach their queries
         config = tmp_path / "schemathesis.toml"
         config.write_text(
