@@ -158,8 +158,9 @@ def check_json(body: bytes, limits: Limits) -> Checked:
 def _decode_clean_json(body: bytes, limit: int) -> list | None:
     """All spans of a body that may need no change (msgspec checks its types in C), or None."""
     try:
+        body.decode()  # msgspec skips unread fields without checking their UTF-8
         request = otlp_json.decoder(limit).decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     if request.appId is not msgspec.UNSET or request.receivedUnixNano is not msgspec.UNSET:
         return None
