@@ -6,6 +6,10 @@ as narrow as, or narrower than, what ``otlp_checks``' full walk accepts. A body
 that fits needs no change; one that does not fit is not necessarily bad: it
 goes to the full walk, which finds out what to refuse, drop or rewrite.
 
+One difference: msgspec skips unread fields without parsing their numbers, so
+a number beyond a double's range there (valid JSON; ClickHouse reads such a
+field as text or skips it) passes, where the walk's orjson refuses the body.
+
 Span ids and times are typed only loosely here (a regex per value costs more
 in msgspec than the whole decode), and ``otlp_checks`` checks them over all
 spans at once.
@@ -18,8 +22,9 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-# 18 digits always fit in an int64 and 19 in a uint64; longer strings go to the walk.
-Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^-?[0-9]{1,18}\Z")]
+# Strings of digits that surely fit: up to 8999999999999999999 for an int64, 19 digits
+# for a uint64; longer ones go to the walk.
+Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^-?(?:[0-9]{1,18}|[0-8][0-9]{18})\Z")]
 UInt64 = Annotated[int, Meta(ge=0, le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^[0-9]{1,19}\Z")]
 Int32 = Annotated[int, Meta(ge=-(2**31), lt=2**31)]
 # span times: the digits are checked for all spans at once (otlp_checks._clean_spans)

@@ -95,3 +95,48 @@ def test_json_with_numbers_for_int64_and_unknown_fields_gives_the_same_rows(stor
     land(store, "protobuf", request.SerializeToString(), "pb")
     land(store, "json", json.dumps(doc).encode(), "js")
     assert rows(store, "pb") == rows(store, "js")
+
+
+def edge_bodies() -> dict[str, bytes]:
+    """Bodies at the edges of what the OTLP/JSON fast check passes on unchanged."""
+    import json
+
+    def doc_with(change) -> bytes:
+        doc = json.loads(to_json(rich_request()))
+        spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        change(doc, spans)
+        return json.dumps(doc).encode().replace(b'"1e400"', b"1e400")  # json.dumps writes inf as Infinity
+
+    def ints(doc, spans):
+        spans[0]["attributes"] += [{"key": k, "value": {"intValue": v}} for k, v in
+                                   (("a", 2**63 - 1), ("b", -(2**63)), ("c", "-999999999999999999"), ("d", "-0"))]
+        spans[0]["attributes"] += [{"key": "e", "value": {"doubleValue": 3}}, {"key": "f", "value": {"arrayValue": {"values": None}}}]
+        spans[1]["events"][0]["timeUnixNano"] = 0
+        spans[2]["startTimeUnixNano"], spans[2]["endTimeUnixNano"] = int(spans[2]["startTimeUnixNano"]), 2**63 - 1
+
+    def ids_and_enums(doc, spans):
+        for span in spans:
+            span["traceId"], span["spanId"] = span["traceId"].upper(), span["spanId"].upper()
+        spans[0]["parentSpanId"] = spans[0]["parentSpanId"].upper()
+        spans[1]["kind"], spans[1]["status"] = 2**31 - 1, {"code": -(2**31)}
+        spans[2]["status"], spans[2]["attributes"][0]["value"] = None, None
+        doc["resourceSpans"][0]["resource"] = None
+
+    def text_fields(doc, spans):
+        spans[0]["name"], spans[0]["attributes"][0]["key"] = 5, 6
+        spans[1]["name"], spans[1]["futureField"] = "1e400", "1e400"  # beyond a double: read as text or skipped
+        spans[2]["attributes"][0]["value"] = {"stringValue": "é" * 64}
+        doc["resourceSpans"].append({"scopeSpans": None})
+
+    return {f.__name__: doc_with(f) for f in (ints, ids_and_enums, text_fields)}
+
+
+def test_every_body_the_fast_check_passes_unchanged_lands(store):
+    from collector.otlp_checks import Limits, check_json
+
+    for name, body in edge_bodies().items():
+        checked = check_json(body, Limits(max_value_length=64))
+        assert checked.body is body and checked.spans == 4, name
+        land(store, "json", body, name)
+    assert store.rows("SELECT AppId, count() FROM otel_traces GROUP BY AppId ORDER BY AppId") == [
+        ("ids_and_enums", 4), ("ints", 4), ("text_fields", 4)]

@@ -68,7 +68,7 @@ TIMES = [
     str(2**63), str(2**64 - 1), str(2**64), "9" * 19, "9" * 20, "0" * 25 + "1", int(START) + 1, START, str(int(START) - 1),
 ]
 INTS = [
-    "12abc", "", "-0", "+1", " 1", "007", "9" * 18, str(2**63 - 1), str(2**63), str(-(2**63)), str(-(2**63) - 1),
+    "12abc", "", "-0", "+1", " 1", "007", "9" * 18, "8" + "9" * 18, "-8" + "9" * 18, "9" + "0" * 18, str(2**62), str(2**63 - 1), str(2**63), str(-(2**63)), str(-(2**63) - 1),
     "9" * 20, 1.0, True, None, 2**63 - 1, 2**63, -(2**63), 2**70, "٣", "1\n",
 ]
 VALUES = [
@@ -154,3 +154,13 @@ def test_int64_as_numbers_and_unknown_fields_take_the_fast_path(no_walk):
 def test_too_many_spans_is_refused_by_the_fast_path(no_walk):
     with pytest.raises(otlp_checks.TooMany, match="101 spans"):
         check_json(to_json(make_request(101)), LIMITS)
+
+
+def test_a_number_beyond_a_double_in_an_unread_field_is_the_one_difference(no_walk):
+    """msgspec skips unread fields without parsing their numbers; orjson refuses the
+    whole body. It is valid JSON, which ClickHouse reads as text or skips
+    (tests/integration/test_landing_json.py::test_every_body_the_fast_check_passes_unchanged_lands)."""
+    body = to_json(make_request(2)).replace(b'"kind": 2', b'"kind": 2, "flags": 1e400', 1)
+    assert check_json(body, LIMITS).spans == 2
+    with pytest.raises(otlp_checks.Invalid, match="infinity"):
+        _walk_json(body, LIMITS)
