@@ -212,13 +212,13 @@ def _walk_json(body: bytes, limits: Limits) -> Checked:
     # the landing record's own fields: a client must not choose its application
     spoofed = [request.pop(k) for k in RESERVED_JSON_KEYS if k in request]
     try:
-        scopes = [ss for rs in request.get("resourceSpans") or () for ss in rs.get("scopeSpans") or ()]
-        total = sum(len(ss.get("spans") or ()) for ss in scopes)
+        scopes = [ss for rs in _array(request.get("resourceSpans")) for ss in _array(rs.get("scopeSpans"))]
+        total = sum(len(_array(ss.get("spans"))) for ss in scopes)
         if total > limits.max_spans:
             raise TooMany(f"{total} spans in one request; at most {limits.max_spans} are accepted")
         rejected, reason, changed = _check_json_scopes(scopes, limits.max_value_length)
-        for rs in request.get("resourceSpans") or ():
-            changed |= _truncate_json_kvs((rs.get("resource") or {}).get("attributes"), limits.max_value_length)
+        for rs in _array(request.get("resourceSpans")):
+            changed |= _truncate_json_kvs(_object(rs.get("resource")).get("attributes"), limits.max_value_length)
     except (AttributeError, TypeError, ValueError) as exc:
         raise Invalid(f"the body is not an OTLP/JSON ExportTraceServiceRequest ({exc})") from None
     if changed or spoofed:
@@ -229,7 +229,8 @@ def _walk_json(body: bytes, limits: Limits) -> Checked:
 def _check_json_scopes(scopes: list, limit: int) -> tuple[int, str, bool]:
     rejected, reason, changed = 0, "", False
     for ss in scopes:
-        spans = ss.get("spans") or []
+        spans = _array(ss.get("spans"))
+        _object(ss.get("scope"))
         good = []
         for span in spans:
             why = _bad_json_span(span)
@@ -279,16 +280,16 @@ def _normalize_json_span(span: dict, limit: int) -> bool:
     if isinstance(span.get("kind"), str):
         span["kind"] = _KINDS.get(span["kind"], 0)
         changed = True
-    status = span.get("status")
+    status = _object(span.get("status"))
     if status and isinstance(status.get("code"), str):
         status["code"] = _STATUS.get(status["code"], 0)
         changed = True
     _need(_is_int(span.get("kind", 0), 31) and (not status or _is_int(status.get("code", 0), 31)), "kind and status.code are integers")
     changed |= _truncate_json_kvs(span.get("attributes"), limit)
-    for event in span.get("events") or ():
+    for event in _array(span.get("events")):
         _need(_is_uint(event.get("timeUnixNano", 0)), "timeUnixNano is an unsigned integer")
         changed |= _truncate_json_kvs(event.get("attributes"), limit)
-    for link in span.get("links") or ():
+    for link in _array(span.get("links")):
         changed |= _truncate_json_kvs(link.get("attributes"), limit)
     return changed
 
@@ -303,9 +304,21 @@ def _is_int(x, bits: int = 63) -> bool:
 
 
 def _is_uint(x) -> bool:
-    if isinstance(x, str) and x.isdigit():
+    if isinstance(x, str) and x.isascii() and x.isdigit():  # not other scripts' digits
         x = int(x)
     return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**64
+
+
+def _array(x) -> list:
+    """A JSON array, or none; the store could not read another type in its place."""
+    _need(x is None or isinstance(x, list), "arrays are JSON arrays")
+    return x or []
+
+
+def _object(x) -> dict:
+    """A JSON object, or none; the store could not read another type in its place."""
+    _need(x is None or isinstance(x, dict), "objects are JSON objects")
+    return x or {}
 
 
 def _need(ok: bool, what: str) -> None:
@@ -319,7 +332,7 @@ _VALUE_CHECKS = {
     "boolValue": lambda x: isinstance(x, bool),
     "intValue": _is_int,
     "doubleValue": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-    "arrayValue": lambda x: isinstance(x, dict) and all(_valid_any(v) for v in x.get("values") or ()),
+    "arrayValue": lambda x: isinstance(x, dict) and all(_valid_any(v) for v in _array(x.get("values"))),
 }
 
 
@@ -333,8 +346,8 @@ def _ignored(x) -> bool:
 
 def _truncate_json_kvs(kvs, limit: int) -> bool:
     changed = False
-    for kv in kvs or ():
-        value = kv.get("value") or {}
+    for kv in _array(kvs):
+        value = _object(kv.get("value"))
         if len(value) == 1 and "stringValue" in value and type(value["stringValue"]) is str:
             pass  # the common case, checked without the general walk
         elif not _valid_any(value):

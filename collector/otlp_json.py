@@ -83,7 +83,12 @@ class Span(Struct, Generic[V], gc=False):
     links: list[Link[V]] | None = None
 
 
+class Scope(Struct, gc=False):
+    """Its fields are read as text; the store needs it to be an object."""
+
+
 class ScopeSpans(Struct, Generic[V], gc=False):
+    scope: Scope | None = None
     spans: list[Span[V]] | None = None
 
 

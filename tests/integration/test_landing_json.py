@@ -140,3 +140,55 @@ def test_every_body_the_fast_check_passes_unchanged_lands(store):
         land(store, "json", body, name)
     assert store.rows("SELECT AppId, count() FROM otel_traces GROUP BY AppId ORDER BY AppId") == [
         ("ids_and_enums", 4), ("ints", 4), ("text_fields", 4)]
+
+
+def odd_bodies() -> dict[str, bytes]:
+    """Wrong JSON types in places the store reads; some it reads anyway."""
+    import json
+
+    def setter(*path):
+        def change(doc, value):
+            span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+            target = {"doc": doc, "rs": doc["resourceSpans"][0], "ss": doc["resourceSpans"][0]["scopeSpans"][0],
+                      "span": span, "kv": span["attributes"][0]}[path[0]]
+            target[path[1]] = value
+        return change
+
+    cases = {
+        "attributes {}": (setter("span", "attributes"), {}), "events {}": (setter("span", "events"), {}),
+        "links ''": (setter("span", "links"), ""), "status []": (setter("span", "status"), []),
+        "resource []": (setter("rs", "resource"), []), "scope 'x'": (setter("ss", "scope"), "x"),
+        "scopeSpans {}": (setter("rs", "scopeSpans"), {}), "spans {}": (setter("ss", "spans"), {}),
+        "value ''": (setter("kv", "value"), ""), "values {}": (setter("kv", "value"), {"arrayValue": {"values": {}}}),
+        "start in other digits": (setter("span", "startTimeUnixNano"), "١٧٩٦٣٠٧١٠٢٠٧٠٤٢٢١٩٣"),
+        "parent 0": (setter("span", "parentSpanId"), 0), "key {}": (setter("kv", "key"), {"a": 1}),
+        "name [1]": (setter("span", "name"), [1]), "traceState 5": (setter("span", "traceState"), 5),
+        "status message {}": (setter("span", "status"), {"message": {"x": 1}}),
+        "double 2**70": (setter("kv", "value"), {"doubleValue": 2**70}),
+    }
+    out = {}
+    for name, (change, value) in cases.items():
+        doc = json.loads(to_json(make_request(2)))
+        change(doc, value)
+        out[name] = json.dumps(doc).encode()
+    return out
+
+
+def test_json_checks_refuse_what_would_fail_the_insert_and_pass_what_lands(store):
+    """A refused body would have failed the insert of a whole log segment."""
+    from collector.otlp_checks import Invalid, Limits, check_json
+
+    verdicts = {}
+    for name, body in odd_bodies().items():
+        try:
+            body = check_json(body, Limits()).body
+            refused = False
+        except Invalid:
+            refused = True
+        try:
+            land(store, "json", body, name)
+            landed = store.rows("SELECT count() FROM otel_traces WHERE AppId = {a:String}", {"a": name}) == [(2,)]
+        except Exception:  # noqa: BLE001 - any failure of the insert
+            landed = False
+        verdicts[name] = (refused, landed)
+    assert {name: v for name, v in verdicts.items() if v not in ((True, False), (False, True))} == {}

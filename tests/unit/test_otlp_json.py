@@ -99,6 +99,8 @@ CASES = (
     + [("top", "resourceSpans", v) for v in (None, [], 5, [7], {}, MISSING)]
     + [("resource_spans", k, v) for k in ("resource", "scopeSpans") for v in (None, {}, [], "x", MISSING)]
     + [("scope_spans", "spans", v) for v in (None, [], [7], {}, MISSING)]
+    + [("scope_spans", "scope", v) for v in (None, {}, {"name": 5}, [], "x", MISSING)]
+    + [("kv", "value", v) for v in ("", 0, False)] + [("kv", "key", v) for v in (5, None, {"a": 1})]
 )
 
 
