@@ -38,8 +38,11 @@ def place(doc: dict, where: str):
     }[where]
 
 
-def body_with(where: str, key: str, value) -> bytes:
+def body_with(where: str, key: str, value, escaped: bool = False) -> bytes:
+    """``escaped`` adds a non-ASCII value, which json.dumps writes as a \\u escape."""
     doc = base_doc()
+    if escaped:
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": "city", "value": {"stringValue": "Zürich"}})
     target = place(doc, where)
     if value is MISSING:
         target.pop(key, None)
@@ -104,9 +107,20 @@ CASES = (
 )
 
 
+@pytest.mark.parametrize("escaped", [False, True], ids=["plain", "escaped"])
 @pytest.mark.parametrize(("where", "key", "value"), CASES, ids=[f"{w}.{k}={v!r:.24}" for w, k, v in CASES])
-def test_check_json_answers_as_the_full_walk(where, key, value):
-    body = body_with(where, key, value)
+def test_check_json_answers_as_the_full_walk(where, key, value, escaped):
+    body = body_with(where, key, value, escaped)
+    assert outcome(check_json, body) == outcome(_walk_json, body)
+
+
+@pytest.mark.parametrize("spelling", [
+    b'"intValue":"12abc"', b'"intValue" :\n "12abc"', b'"int\\u0056alue": "12abc"', b'"intValue": 5, "intValue": "x"',
+    b'"intValue": "12", "stringValue": "\\"intValue\\": \\"x\\""', b'"intValue": "1\\"2"',
+])
+def test_int_value_strings_cannot_hide_from_the_checks(spelling):
+    body = to_json(make_request(2)).replace(b'"intValue": "200"', spelling, 1)
+    assert spelling in body
     assert outcome(check_json, body) == outcome(_walk_json, body)
 
 
