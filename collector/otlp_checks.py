@@ -160,7 +160,7 @@ def _decode_clean_json(body: bytes, limit: int) -> list | None:
     try:
         body.decode()  # msgspec skips unread fields without checking their UTF-8
         request = otlp_json.decoder(limit).decode(body)
-    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # the last: deep nesting
         return None
     if request.appId is not msgspec.UNSET or request.receivedUnixNano is not msgspec.UNSET:
         return None

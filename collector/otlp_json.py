@@ -24,7 +24,10 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 # Strings of digits that surely fit: up to 8999999999999999999 for an int64, 19 digits
 # for a uint64; longer ones go to the walk.
-Int64 = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^-?(?:[0-9]{1,18}|[0-8][0-9]{18})\Z")]
+Int64 = (
+    Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[str, Meta(pattern=r"^-?(?:[0-9]{1,18}|[0-8][0-9]{18})\Z")]
+)
 UInt64 = Annotated[int, Meta(ge=0, le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^[0-9]{1,19}\Z")]
 Int32 = Annotated[int, Meta(ge=-(2**31), lt=2**31)]
 # span times: the digits are checked for all spans at once (otlp_checks._clean_spans)
