@@ -10,9 +10,9 @@ One difference: msgspec skips unread fields without parsing their numbers, so
 a number beyond a double's range there (valid JSON; ClickHouse reads such a
 field as text or skips it) passes, where the walk's orjson refuses the body.
 
-Span ids and times are typed only loosely here (a regex per value costs more
-in msgspec than the whole decode), and ``otlp_checks`` checks them over all
-spans at once.
+Span ids and times are typed only loosely here (msgspec runs a regex per
+value, which costs more than decoding it); ``otlp_checks`` checks them over
+all spans at once.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ Int64 = (
 )
 UInt64 = Annotated[int, Meta(ge=0, le=2**63 - 1)] | Annotated[str, Meta(pattern=r"^[0-9]{1,19}\Z")]
 Int32 = Annotated[int, Meta(ge=-(2**31), lt=2**31)]
-# span times: the digits are checked for all spans at once (otlp_checks._clean_spans)
+# span times: the digits are checked for all spans at once (otlp_checks._valid_spans)
 Time = Annotated[int, Meta(ge=0, le=2**63 - 1)] | Annotated[str, Meta(min_length=1, max_length=19)]
 
 
