@@ -180,3 +180,11 @@ def test_a_number_beyond_a_double_in_an_unread_field_is_the_one_difference(no_wa
     assert check_json(body, LIMITS).spans == 2
     with pytest.raises(otlp_checks.Invalid, match="infinity"):
         _walk_json(body, LIMITS)
+
+
+@pytest.mark.parametrize("key", [b'"appId"', b'"app\\u0049d"', b'"receivedUnixNano"', b'"received\\u0055nixNano"'])
+def test_reserved_keys_are_stripped_however_spelled(key):
+    body = to_json(make_request(2)).replace(b"{", b"{" + key + b': "someone-else", ', 1)
+    checked = check_json(body, LIMITS)
+    assert outcome(check_json, body) == outcome(_walk_json, body)
+    assert set(json.loads(checked.body)) == {"resourceSpans"} and checked.spans == 2
