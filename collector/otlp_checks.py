@@ -167,7 +167,7 @@ def _decode_clean_json(body: bytes, limit: int) -> list | None:
     return [span for rs in request.resourceSpans or () for ss in rs.scopeSpans or () for span in ss.spans or ()]
 
 
-_HEX_DIGITS = re.compile("[0-9a-fA-F]*")
+_HEX_DIGITS = b"0123456789abcdefABCDEF"
 
 
 def _valid_spans(spans: list) -> bool:
@@ -179,7 +179,7 @@ def _valid_spans(spans: list) -> bool:
     traces, ids = [s.traceId for s in spans], [s.spanId for s in spans]
     parents = [s.parentSpanId for s in spans]
     return (
-        _HEX_DIGITS.fullmatch("".join(traces + ids + parents)) is not None
+        not "".join(traces + ids + parents).encode().translate(None, _HEX_DIGITS)  # bytes: C-fast
         and "0" * 32 not in traces and "0" * 16 not in ids
         and set(map(len, parents)) <= {0, 16}
         and _times_in_order([s.startTimeUnixNano for s in spans], [s.endTimeUnixNano for s in spans])
@@ -194,7 +194,7 @@ def _times_in_order(starts: list, ends: list) -> bool:
         text, one_width = "".join(times), len(set(map(len, times))) <= 1
     except TypeError:  # some are JSON numbers
         text, one_width = "".join(map(str, times)), False
-    if not (text.isdigit() and text.isascii()):
+    if not text.encode().isdigit():  # bytes: ASCII digits only, and C-fast
         return False
     if one_width:
         return not any(map(operator.lt, ends, starts))
