@@ -6,7 +6,8 @@ Prints µs per span of the checks alone (decode, validate, truncate) for
 protobuf and JSON bodies of Express-like HTTP spans (JSON both through
 ``check_json`` and through the full walk it falls back to for a body that needs
 a change, the only path before the fast check), then the CPU time per span
-of a receiver process (HTTP protobuf+gzip, HTTP JSON, gRPC) serving a client in
+of a receiver process (HTTP protobuf+gzip, HTTP JSON, HTTP JSON through the
+full walk in a second process, gRPC) serving a client in
 another process, with a sink that keeps nothing: the receiving cost the
 pipeline adds its own to.
 """
@@ -22,8 +23,8 @@ import time
 import grpc
 from aiohttp import ClientSession, web
 
-from collector.config import Config
 from collector import receiver
+from collector.config import Config
 from collector.otlp_checks import Limits, _walk_json, check_json, check_protobuf
 from collector.receiver import Ingest
 from collector.receiver_grpc import SERVICE, GrpcReceiver
