@@ -30,6 +30,14 @@ def error_response(status: int, message: str, headers: dict | None = None, **ext
     return json_response({"error": message, **extra}, status, headers)
 
 
+# Route pattern -> the query parameters its OpenAPI operation documents.
+QUERY_PARAMETERS = {
+    path: {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+    for path, ops in openapi.document()["paths"].items()
+    for op in ops.values()
+}
+
+
 class Api:
     """Routes, middlewares and the token cache; a component of the service."""
 
@@ -41,7 +49,7 @@ class Api:
 
     def install(self, app: web.Application) -> None:
         # Counting requests is exposition.instrument's, installed with /metrics.
-        app.middlewares.extend([self.errors_mw, self.rate_limit_mw, self.auth_mw])
+        app.middlewares.extend([self.errors_mw, self.rate_limit_mw, self.auth_mw, self.params_mw])
         app.add_routes(self.handlers.routes())
         app.router.add_get("/api/openapi.json", self.openapi)
 
@@ -102,4 +110,17 @@ class Api:
             metrics.AUTH_FAILURES.labels("api", "invalid").inc()
             raise HttpError(401, "Invalid or revoked token")
         request[GRANT] = grant
+        return await handler(request)
+
+    @web.middleware
+    async def params_mw(self, request: web.Request, handler) -> web.StreamResponse:
+        """A query parameter the route does not document is a mistake worth saying
+        (``range=1h`` for ``from=1h``), not something to ignore silently."""
+        known = QUERY_PARAMETERS.get(route_label(request))
+        if known is not None:
+            unknown = sorted(set(request.query) - known)
+            if unknown:
+                raise BadRequest(
+                    f"unknown query parameter {unknown[0]!r}; this endpoint takes: {', '.join(sorted(known)) or 'none'}"
+                )
         return await handler(request)

@@ -119,6 +119,8 @@ def test_sql_injection_in_every_filter_is_inert(world, value):
     ("/api/analytics/4xx-responses", {"from": "60d", "interval": "1m"}, "interval: '1m' gives more than 1500 buckets over this range; use a longer one"),
     ("/api/applications/shop/ips", {"sort": "password"}, "sort: 'password' must be one of requests, errors, lastSeen, firstSeen, ip"),
     ("/api/applications/shop/ips", {"offset": "-3"}, "offset: -3 is outside 0..1000000"),
+    ("/api/analytics/5xx-responses", {"range": "1h"}, "unknown query parameter 'range'; this endpoint takes: app, from, interval, to, top"),
+    ("/api/traces/" + "a" * 32, {"spans": "all"}, "unknown query parameter 'spans'; this endpoint takes: none"),
 ])
 def test_absurd_values_answer_400_with_a_clear_message(world, path, params, message):
     status, body, _ = world.get(path, world.shop, **params)

@@ -78,7 +78,7 @@ def test_sdk_spans_through_the_receiver_read_back_in_utc_buckets_by_a_service_in
         trace_id = body["traces"][0]["traceId"]
         status, trace, _ = get(svc.api_url, f"/api/traces/{trace_id}", token)
         assert status == 200 and trace["spans"][0]["attributes"]["http.status_code"] == "500"
-        _, errors, _ = get(svc.api_url, "/api/analytics/500-errors", token, **window)
+        _, errors, _ = get(svc.api_url, "/api/analytics/500-errors", token, **{"from": window["from"], "to": window["to"]})
         assert errors["total"] == 1 and errors["errors"][0]["sampleTraceIds"] == [trace_id]
         # the hourly IP rollup: 10:00Z-11:00Z holds the five 200s and the 404 at 10:59:59.999
         _, ips, _ = get(svc.api_url, "/api/applications/shop/ips", token, **{"from": iso(base), "to": iso(base + 3600 * NS)})
