@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
+import os
 import logging
 import re
 import threading
@@ -179,7 +181,26 @@ class Store:
         return self._call("insert", table, rows, column_names=column_names, settings=settings)
 
     def raw_insert(self, table: str, body: bytes, fmt: str, settings: dict | None = None):
+        if self.embedded and settings and settings.get("format_schema_source") == "string":
+            settings = self._schema_as_file(settings)
         return self._call("raw_insert", table, insert_block=body, fmt=fmt, settings=settings)
+
+    def _schema_as_file(self, settings: dict) -> dict:
+        """An inline format schema, for the embedded engine, as a file in the store's directory.
+
+        A server keeps inline schemas in its own cache; the embedded engine would
+        write that cache into the current directory of whoever started the service.
+        """
+        text = settings["format_schema"]
+        folder = Path(urlparse(self.url).path) / "format_schemas"
+        path = folder / (hashlib.sha256(text.encode()).hexdigest()[:16] + ".proto")
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp")
+            partial.write_text(text)
+            os.replace(partial, path)
+        rest = {k: v for k, v in settings.items() if k not in ("format_schema_source", "format_schema", "format_schema_message_name")}
+        return {**rest, "format_schema": f"{path}:{settings['format_schema_message_name']}"}
 
     def ping(self) -> bool:
         try:

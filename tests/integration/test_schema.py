@@ -106,3 +106,11 @@ def test_garbage_is_a_permanent_error(fresh_store):
     migrate.migrate(fresh_store)
     with pytest.raises(StoreRejected):
         fresh_store.raw_insert(landing.LANDING_TABLE, b"\x05\xff\xff\xff\xff\xff", "Protobuf", landing.insert_settings())
+
+
+def test_inserts_leave_nothing_in_the_current_directory(fresh_store, tmp_path, monkeypatch):
+    migrate.migrate(fresh_store)
+    monkeypatch.chdir(tmp_path)
+    insert_requests(fresh_store, [make_request(2)])
+    assert fresh_store.rows("SELECT count() FROM otel_traces")[0][0] == 2
+    assert list(tmp_path.iterdir()) == []
