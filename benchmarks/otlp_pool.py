@@ -51,6 +51,10 @@ AGENTS = [
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 ]
 SERVICES = ["shop-api", "auth-api", "catalog-api"]
+# Client addresses: a few thousand, the first ones far more frequent (crawlers, offices, attackers).
+_ip_rng = random.Random(7)
+CLIENT_IPS = [f"{_ip_rng.choice((203, 198, 185, 91, 82))}.{_ip_rng.randrange(256)}.{_ip_rng.randrange(256)}.{_ip_rng.randrange(1, 255)}"
+              for _ in range(5000)]
 
 
 def kv(key: str, value) -> KeyValue:
@@ -68,11 +72,11 @@ def _resource(service: str) -> list[KeyValue]:
     )]
 
 
-def _span_attributes(rng: random.Random, ips: int) -> tuple[list[KeyValue], int]:
+def _span_attributes(rng: random.Random) -> tuple[list[KeyValue], int]:
     method, route, target = rng.choice(ROUTES)
     target = target.format(n=rng.randrange(1, 100_000))
     status = rng.choice(STATUSES)
-    ip = f"{rng.choice((203, 198, 185, 91))}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(ips) % 254 + 1}"
+    ip = CLIENT_IPS[int(len(CLIENT_IPS) * rng.random() ** 3)]
     attrs = [
         kv("http.url", f"https://shop.example.com{target}"), kv("http.host", "shop.example.com"),
         kv("net.host.name", "shop.example.com"), kv("http.method", method), kv("http.scheme", "https"),
@@ -84,7 +88,7 @@ def _span_attributes(rng: random.Random, ips: int) -> tuple[list[KeyValue], int]
     return attrs, status
 
 
-def build_request(spans: int, seed: int, start_ns: int, spacing_ns: int, ips: int = 2000) -> ExportTraceServiceRequest:
+def build_request(spans: int, seed: int, start_ns: int, spacing_ns: int) -> ExportTraceServiceRequest:
     """One resource, one scope, ``spans`` Express-like server spans ``spacing_ns`` apart."""
     rng = random.Random(seed)
     request = ExportTraceServiceRequest()
@@ -95,7 +99,7 @@ def build_request(spans: int, seed: int, start_ns: int, spacing_ns: int, ips: in
     for i in range(spans):
         span = ss.spans.add()
         span.trace_id, span.span_id = rng.randbytes(16), rng.randbytes(8)
-        attrs, status = _span_attributes(rng, ips)
+        attrs, status = _span_attributes(rng)
         span.name, span.kind = f"{attrs[3].value.string_value} {attrs[15].value.string_value}", 2
         span.start_time_unix_nano = start_ns + i * spacing_ns
         span.end_time_unix_nano = span.start_time_unix_nano + int(rng.lognormvariate(16, 1.2))
@@ -222,9 +226,10 @@ class Pool:
     repeat every ``size`` requests; stored counts still add up).
     """
 
-    def __init__(self, encoding: str, spans: int = 1000, templates: int = 4, gzip_pool: int = 0, seed: int = 1):
-        start = time.time_ns()
-        built = [build_request(spans, seed + i, start, 1000) for i in range(templates)]
+    def __init__(self, encoding: str, spans: int = 1000, templates: int = 4, gzip_pool: int = 0, seed: int = 1,
+                 start_ns: int | None = None, spacing_ns: int = 1000):
+        start = time.time_ns() if start_ns is None else start_ns
+        built = [build_request(spans, seed + i, start, spacing_ns) for i in range(templates)]
         make = protobuf_template if encoding == "protobuf" else json_template
         self.templates = [make(r) for r in built]
         self.spans = spans
