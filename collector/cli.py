@@ -123,6 +123,50 @@ def sql_command(cfg: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("create", "list", "revoke"), help="what to do")
+    parser.add_argument("key", nargs="?", default="", help="revoke: the key's id (snk_live_ and 8 characters) or the key")
+    parser.add_argument("--app", default="", help="create: the application the key belongs to")
+    parser.add_argument("--name", default="", help="create: a label for the key")
+
+
+@command("keys", "create (printed once), list or revoke runtime keys snk_live_...", _keys_arguments)
+def keys_command(cfg: Config, args: argparse.Namespace) -> int:
+    from collector.keys import KeyCommandError
+
+    request = {"app": args.app, "name": args.name, "key": args.key}
+    try:
+        result = _run_keys(cfg, args.action, request)
+    except KeyCommandError as exc:
+        print(f"collector: {exc}", file=sys.stderr)
+        return 1
+    if args.action == "list":
+        for k in result:
+            state = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+            print(f"{k['id']}\t{k['app_id']}\t{k['name']}\t{k['created_at']}\t{state}")
+    elif args.action == "create":
+        print(result["key"])
+        print(f"key id {result['id']} for application {result['app_id']}; store the key now, it is not shown again", file=sys.stderr)
+    else:
+        print(f"revoked {result['id']} (application {result['app_id']})")
+    return 0
+
+
+def _run_keys(cfg: Config, action: str, request: dict):
+    """Through the running service's admin socket when it answers (it holds the
+    embedded store), else on the store directly."""
+    from collector import admin
+
+    path = admin.socket_path(cfg.data_dir)
+    if admin.service_answers(path):
+        return admin.call(path, action, request)
+    store = open_store(cfg)
+    try:
+        return admin.run_action(store, action, request)
+    finally:
+        store.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

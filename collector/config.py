@@ -34,7 +34,21 @@ class Config:
     log_format: str = field(default="text", metadata={"help": "text or json"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
     # --- receiver settings ---
+    max_body_bytes: int = field(default=16 << 20, metadata={"help": "largest OTLP request body accepted, counted after decompression (413 above)"})
+    max_spans_per_request: int = field(default=50_000, metadata={"help": "most spans one export request may carry (413 above)"})
+    max_attribute_value_length: int = field(default=16384, metadata={"help": "longer string attribute values are truncated to this many bytes"})
+    max_concurrent_requests: int = field(default=64, metadata={"help": "export requests handled at once; more are told to retry (429 / UNAVAILABLE)"})
+    key_reload_seconds: int = field(default=2, metadata={"help": "how often the runtime key cache reloads from the store (a revoked key stops working within this)"})
     # --- pipeline settings (write-ahead log, writer) ---
+    wal_dir: str = field(default="", metadata={"help": "write-ahead log directory (default <data_dir>/wal)"})
+    wal_max_bytes: int = field(default=1 << 30, metadata={"help": "disk budget of the write-ahead log; past it clients get 429/503"})
+    wal_segment_max_bytes: int = field(default=8 << 20, metadata={"help": "a log segment is sealed and shipped at this size"})
+    wal_segment_max_age_ms: int = field(default=1000, metadata={"help": "a log segment is sealed and shipped at this age"})
+    wal_group_commit_us: int = field(default=0, metadata={"help": "extra wait before an fsync to gather more requests into it"})
+    wal_inflight_max_bytes: int = field(default=64 << 20, metadata={"help": "bytes of requests waiting for the disk; past it clients get 429"})
+    writer_insert_max_bytes: int = field(default=8 << 20, metadata={"help": "largest body of one insert into the store"})
+    writer_retry_max_backoff_ms: int = field(default=30000, metadata={"help": "longest wait between retries of a failed insert"})
+    shutdown_drain_timeout_ms: int = field(default=10000, metadata={"help": "time given at shutdown to ship what the log holds"})
     # --- API settings ---
 
     @property
@@ -64,7 +78,31 @@ class Config:
             problems.append(f"log_format: {self.log_format!r} must be text or json")
         if self.log_level not in ("debug", "info", "warning", "error"):
             problems.append(f"log_level: {self.log_level!r} must be debug, info, warning or error")
+        for name in ("max_body_bytes", "max_spans_per_request", "max_attribute_value_length", "max_concurrent_requests", "key_reload_seconds"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}: {getattr(self, name)} must be at least 1")
         problems.extend(_check_writable_dir("data_dir", Path(self.data_dir)))
+        problems.extend(self._pipeline_problems())
+        return problems
+
+
+    def _pipeline_problems(self) -> list[str]:
+        problems = [
+            f"{name}: {getattr(self, name)} must be at least {low}"
+            for name, low in (("wal_max_bytes", 1 << 20), ("wal_segment_max_bytes", 4096), ("wal_segment_max_age_ms", 10),
+                              ("wal_group_commit_us", 0), ("wal_inflight_max_bytes", 1 << 20),
+                              ("writer_insert_max_bytes", 4096), ("writer_retry_max_backoff_ms", 100),
+                              ("shutdown_drain_timeout_ms", 0))
+            if getattr(self, name) < low
+        ]
+        if self.wal_segment_max_bytes > self.wal_max_bytes // 4:
+            problems.append("wal_segment_max_bytes: must be at most a quarter of wal_max_bytes, or the budget holds too few segments")
+        if self.wal_inflight_max_bytes > self.wal_max_bytes:
+            problems.append("wal_inflight_max_bytes: must not exceed wal_max_bytes")
+        if self.wal_inflight_max_bytes < self.max_body_bytes + 4096:
+            problems.append("wal_inflight_max_bytes: must exceed max_body_bytes, or the largest request is never accepted")
+        if self.wal_dir:
+            problems.extend(_check_writable_dir("wal_dir", Path(self.wal_dir)))
         return problems
 
 

@@ -16,6 +16,7 @@ from aiohttp import web
 from collector import migrate
 from collector.config import Config
 from collector.health import Health
+from collector.pipeline import Pipeline
 from collector.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -34,12 +35,13 @@ class Component(Protocol):
 class HttpServer:
     """An aiohttp application on one port, as a component."""
 
-    def __init__(self, app: web.Application, host: str, port: int, setting: str):
+    def __init__(self, app: web.Application, host: str, port: int, setting: str, **handler_options):
         self.app, self.host, self.port, self.setting = app, host, port, setting
+        self.handler_options = handler_options  # for example auto_decompress=False
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, **self.handler_options)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         try:
@@ -84,7 +86,16 @@ class Service:
     def build(self) -> None:
         """Create the stages, in start order: consumers before producers."""
         # pipeline: the sink the receivers hand requests to
+        self.sink = Pipeline.from_config(self.store, self.config)
+        self.components.append(self.sink)
+        self.health.add_check("log writable", self.sink.log_writable)
+        self.health.add_check("not shedding load", self.sink.not_shedding_load)
+        from collector.direct_sink import DirectSink
+        from collector.receivers import build_receivers
+
+        self.sink = getattr(self, "sink", None) or DirectSink(self.store)
         # receivers
+        self.components.extend(build_receivers(self.config, self.store, self.sink))
         # API routes
         self.components.append(HttpServer(self.api_app, self.config.host, self.config.api_port, "api_port"))
 

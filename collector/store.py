@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # (ClickHouse ErrorCodes.cpp: syntax, parsing, type and schema errors.)
 PERMANENT_CODES = frozenset({
     6, 26, 27, 32, 33, 38, 41, 43, 47, 53, 60, 62, 69, 70, 72, 73, 76, 80, 81, 117, 130, 131, 153,
-    190, 236, 241, 386, 394, 407, 432, 437, 570,
+    190, 236, 241, 386, 394, 407, 432, 437, 444, 570,
 })
 _CODE = re.compile(r"Code: (\d+)\.")
 

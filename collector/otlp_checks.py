@@ -1,0 +1,209 @@
+"""The cheap checks a request passes before it is handed to the sink.
+
+A body that cannot be decoded is refused whole (``Invalid``); one with more
+spans than allowed is refused whole (``TooMany``). Spans that break the OTLP
+rules (ids of the wrong length or all zero, an end before the start) are
+dropped and counted, and the request goes on with the others (partial
+success). String attribute values over the limit are truncated.
+
+The checks look at a handful of fields per span and never walk the attributes
+of a span whose encoded size is under the attribute limit: the spans
+themselves are decoded by ClickHouse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+_ZERO_TRACE = bytes(16)
+_ZERO_SPAN = bytes(8)
+
+
+class Invalid(Exception):
+    """The body is not an OTLP trace request."""
+
+
+class TooMany(Exception):
+    """More spans than ``max_spans_per_request``."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_spans: int = 50_000
+    max_value_length: int = 16384
+
+
+@dataclass
+class Checked:
+    body: bytes  # what goes to the sink: the valid spans only
+    spans: int  # valid spans
+    rejected: int = 0
+    message: str = ""
+
+
+def check_protobuf(body: bytes, limits: Limits) -> Checked:
+    request = ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(body)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise Invalid(f"the body is not a protobuf ExportTraceServiceRequest ({exc})") from None
+    total = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)
+    if total > limits.max_spans:
+        raise TooMany(f"{total} spans in one request; at most {limits.max_spans} are accepted")
+    rejected, reason = 0, ""
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            bad = [i for i, s in enumerate(ss.spans) if _bad_span(s)]
+            if bad:
+                reason = reason or _reason(ss.spans[bad[0]])
+                for i in reversed(bad):
+                    del ss.spans[i]
+                rejected += len(bad)
+    truncated = len(body) > limits.max_value_length and _truncate_protobuf(request, limits.max_value_length)
+    if rejected or truncated:
+        body = request.SerializeToString()
+    return Checked(body, total - rejected, rejected, _message(rejected, reason))
+
+
+def _bad_span(s) -> bool:
+    trace_id, span_id, parent = s.trace_id, s.span_id, s.parent_span_id
+    return (
+        len(trace_id) != 16 or len(span_id) != 8 or trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN
+        or (parent and len(parent) != 8) or s.end_time_unix_nano < s.start_time_unix_nano
+    )
+
+
+def _reason(s) -> str:
+    if len(s.trace_id) != 16 or s.trace_id == _ZERO_TRACE:
+        return "trace_id must be 16 bytes, not all zero"
+    if len(s.span_id) != 8 or s.span_id == _ZERO_SPAN:
+        return "span_id must be 8 bytes, not all zero"
+    if s.parent_span_id and len(s.parent_span_id) != 8:
+        return "parent_span_id must be empty or 8 bytes"
+    return "end_time_unix_nano is before start_time_unix_nano"
+
+
+def _message(rejected: int, reason: str) -> str:
+    return f"{rejected} span(s) rejected: {reason}" if rejected else ""
+
+
+def _truncate_protobuf(request, limit: int) -> bool:
+    """Truncate long string values; only messages bigger than the limit can hold one."""
+    changed = False
+    for rs in request.resource_spans:
+        if rs.ByteSize() <= limit:
+            continue
+        changed |= _truncate_kvs(rs.resource.attributes, limit)
+        for ss in rs.scope_spans:
+            if ss.ByteSize() <= limit:
+                continue
+            for span in ss.spans:
+                if span.ByteSize() > limit:
+                    changed |= _truncate_kvs(span.attributes, limit)
+                    for event in span.events:
+                        changed |= _truncate_kvs(event.attributes, limit)
+    return changed
+
+
+def _truncate_kvs(kvs, limit: int) -> bool:
+    changed = False
+    for kv in kvs:
+        value = kv.value
+        if value.WhichOneof("value") == "string_value" and len(value.string_value) > limit:
+            value.string_value = value.string_value[:limit]
+            changed = True
+    return changed
+
+
+# --- OTLP/JSON ---
+
+def check_json(body: bytes, limits: Limits) -> Checked:
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"the body is not JSON ({exc})") from None
+    try:
+        scopes = [ss for rs in request.get("resourceSpans") or () for ss in rs.get("scopeSpans") or ()]
+        total = sum(len(ss.get("spans") or ()) for ss in scopes)
+        if total > limits.max_spans:
+            raise TooMany(f"{total} spans in one request; at most {limits.max_spans} are accepted")
+        rejected, reason, changed = _check_json_scopes(scopes, limits.max_value_length)
+        for rs in request.get("resourceSpans") or ():
+            changed |= _truncate_json_kvs((rs.get("resource") or {}).get("attributes"), limits.max_value_length)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise Invalid(f"the body is not an OTLP/JSON ExportTraceServiceRequest ({exc})") from None
+    if changed:
+        body = orjson.dumps(request)
+    return Checked(body, total - rejected, rejected, _message(rejected, reason))
+
+
+def _check_json_scopes(scopes: list, limit: int) -> tuple[int, str, bool]:
+    rejected, reason, changed = 0, "", False
+    for ss in scopes:
+        spans = ss.get("spans") or []
+        good = []
+        for span in spans:
+            why = _bad_json_span(span)
+            if why:
+                reason = reason or why
+                continue
+            changed |= _normalize_json_span(span, limit)
+            good.append(span)
+        if len(good) != len(spans):
+            ss["spans"] = good
+            rejected += len(spans) - len(good)
+            changed = True
+    return rejected, reason, changed
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _bad_json_span(span: dict) -> str:
+    trace_id, span_id, parent = span.get("traceId", ""), span.get("spanId", ""), span.get("parentSpanId", "")
+    if len(trace_id) != 32 or not _HEX.issuperset(trace_id) or trace_id.strip("0") == "":
+        return "traceId must be 32 hex digits, not all zero"
+    if len(span_id) != 16 or not _HEX.issuperset(span_id) or span_id.strip("0") == "":
+        return "spanId must be 16 hex digits, not all zero"
+    if parent and (len(parent) != 16 or not _HEX.issuperset(parent)):
+        return "parentSpanId must be empty or 16 hex digits"
+    if int(span.get("endTimeUnixNano") or 0) < int(span.get("startTimeUnixNano") or 0):
+        return "endTimeUnixNano is before startTimeUnixNano"
+    return ""
+
+
+_KINDS = {
+    "SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
+    "SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5,
+}
+_STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+
+
+def _normalize_json_span(span: dict, limit: int) -> bool:
+    """Enum names (some senders write them) become numbers; long values are cut."""
+    changed = False
+    if isinstance(span.get("kind"), str):
+        span["kind"] = _KINDS.get(span["kind"], 0)
+        changed = True
+    status = span.get("status")
+    if status and isinstance(status.get("code"), str):
+        status["code"] = _STATUS.get(status["code"], 0)
+        changed = True
+    changed |= _truncate_json_kvs(span.get("attributes"), limit)
+    for event in span.get("events") or ():
+        changed |= _truncate_json_kvs(event.get("attributes"), limit)
+    return changed
+
+
+def _truncate_json_kvs(kvs, limit: int) -> bool:
+    changed = False
+    for kv in kvs or ():
+        value = kv.get("value") or {}
+        text = value.get("stringValue")
+        if isinstance(text, str) and len(text) > limit:
+            value["stringValue"] = text[:limit]
+            changed = True
+    return changed
