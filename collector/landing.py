@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import orjson
+
 from collector.migrate import SCHEMA_DIR
 
 LANDING_TABLE = "otlp_landing"
@@ -72,6 +74,40 @@ class Format:
     settings: Callable[[str | None], dict]
 
 
+# --- OTLP/JSON: one request per line into otlp_landing_json (schema/004) ---
+LANDING_JSON_TABLE = "otlp_landing_json"
+
+
+def encode_json_record(request: bytes, app_id: str, received_unix_nano: int) -> bytes:
+    """The request object on one line, with ``appId`` and ``receivedUnixNano`` added.
+
+    JSON strings cannot hold a raw line break, so the breaks of a pretty-printed
+    body are whitespace and become spaces. The receiver has removed any
+    ``appId`` the client sent (see otlp_checks), so these are the only ones.
+    """
+    body = request.strip().replace(b"\r", b" ").replace(b"\n", b" ")
+    if not body.startswith(b"{") or not body.endswith(b"}"):
+        raise ValueError("an OTLP/JSON request is one JSON object")
+    inner = body[1:-1].strip()
+    head = b'{"appId":' + orjson.dumps(app_id) + b',"receivedUnixNano":' + str(int(received_unix_nano)).encode()
+    return head + (b"," + inner if inner else b"") + b"}\n"
+
+
+def json_insert_settings(dedup_token: str | None = None) -> dict:
+    settings = {
+        "input_format_json_named_tuples_as_objects": 1,
+        "input_format_json_defaults_for_missing_elements_in_named_tuple": 1,
+        "input_format_json_ignore_unknown_keys_in_named_tuple": 1,
+        "input_format_skip_unknown_fields": 1,
+        "input_format_import_nested_json": 0,
+    }
+    if dedup_token:
+        settings["insert_deduplication_token"] = dedup_token
+        settings["deduplicate_blocks_in_dependent_materialized_views"] = 1
+    return settings
+
+
 FORMATS: dict[str, Format] = {
     "protobuf": Format("protobuf", LANDING_TABLE, "Protobuf", encode_record, insert_settings),
+    "json": Format("json", LANDING_JSON_TABLE, "JSONEachRow", encode_json_record, json_insert_settings),
 }

@@ -125,6 +125,10 @@ def check_json(body: bytes, limits: Limits) -> Checked:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Invalid(f"the body is not JSON ({exc})") from None
+    if not isinstance(request, dict):
+        raise Invalid("the body is not a JSON object")
+    # the landing record's own fields: a client must not choose its application
+    spoofed = [request.pop(k) for k in RESERVED_JSON_KEYS if k in request]
     try:
         scopes = [ss for rs in request.get("resourceSpans") or () for ss in rs.get("scopeSpans") or ()]
         total = sum(len(ss.get("spans") or ()) for ss in scopes)
@@ -135,7 +139,7 @@ def check_json(body: bytes, limits: Limits) -> Checked:
             changed |= _truncate_json_kvs((rs.get("resource") or {}).get("attributes"), limits.max_value_length)
     except (AttributeError, TypeError, ValueError) as exc:
         raise Invalid(f"the body is not an OTLP/JSON ExportTraceServiceRequest ({exc})") from None
-    if changed:
+    if changed or spoofed:
         body = orjson.dumps(request)
     return Checked(body, total - rejected, rejected, _message(rejected, reason))
 
@@ -159,6 +163,7 @@ def _check_json_scopes(scopes: list, limit: int) -> tuple[int, str, bool]:
     return rejected, reason, changed
 
 
+RESERVED_JSON_KEYS = ("appId", "receivedUnixNano")
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 

@@ -65,3 +65,26 @@ def make_request(
 
 def span_ids(request: ExportTraceServiceRequest) -> set[str]:
     return {s.span_id.hex() for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans}
+
+
+def to_json(request: ExportTraceServiceRequest, indent: int | None = None) -> bytes:
+    """The request as OTLP/JSON: lowerCamelCase keys, hex ids, enums as numbers, int64 as strings."""
+    import base64
+    import json
+
+    from google.protobuf.json_format import MessageToDict
+
+    data = MessageToDict(request, use_integers_for_enums=True)
+
+    def hexify(obj, keys=("traceId", "spanId", "parentSpanId")):
+        for key in keys:
+            if key in obj:
+                obj[key] = base64.b64decode(obj[key]).hex()
+
+    for rs in data.get("resourceSpans", []):
+        for ss in rs.get("scopeSpans", []):
+            for span in ss.get("spans", []):
+                hexify(span)
+                for link in span.get("links", []):
+                    hexify(link)
+    return json.dumps(data, indent=indent).encode()
