@@ -15,9 +15,12 @@ on the store (``--mode sql``); ``--mode api`` times the real HTTP endpoints of a
 from __future__ import annotations
 
 import argparse
+import datetime
+import http.client
 import random
 import time
 from pathlib import Path
+from urllib.parse import quote, urlencode
 
 from benchmarks import common
 from benchmarks.otlp_pool import Pool
@@ -110,14 +113,74 @@ def time_sql(store, params: list[dict]) -> dict:
             result = store.rows(sql, p, settings)
             ms.append((time.perf_counter() - t0) * 1000)
             rows += len(result)
-        target = TARGET_MS.get(name, ANALYTICS_TARGET_MS)
-        figures[name] = {"p50_ms": round(common.percentile(ms, 50), 1), "p99_ms": round(common.percentile(ms, 99), 1),
-                         "target_ms": target, "rows_avg": round(rows / len(params), 1)}
-        print(f"  {name:24s} p50 {figures[name]['p50_ms']:7.1f} ms  p99 {figures[name]['p99_ms']:7.1f} ms  (target {target})", flush=True)
+        figures[name] = _summary(name, ms, {"rows_avg": round(rows / len(params), 1)})
     return figures
 
 
-def run(spans: int, n_apps: int, data_dir: Path, runs: int, measure_bytes: bool) -> dict:
+def _iso(unix_s: float) -> str:
+    return datetime.datetime.fromtimestamp(unix_s, datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def api_paths(p: dict) -> dict[str, str]:
+    """The HTTP request of each figure for one sample of parameters."""
+    window = {"app": p["app"], "from": _iso(p["since"]), "to": _iso(p["since"] + 86_400 + 1)}
+    paths = {
+        "trace_by_id": f"/api/traces/{p['trace']}",
+        "traces_list": "/api/traces?" + urlencode(window),
+        "traces_list_filtered": "/api/traces?" + urlencode({**window, "status": "5xx", "route": p["route"]}),
+        "traces_list_by_ip": "/api/traces?" + urlencode({**window, "ip": p["ip"]}),
+    }
+    for name in ("2xx", "3xx", "4xx", "5xx"):
+        paths[f"analytics_{name}"] = f"/api/analytics/{name}-responses?" + urlencode(window)
+    paths["analytics_500_errors"] = "/api/analytics/500-errors?" + urlencode(window)
+    paths["analytics_ips"] = f"/api/applications/{quote(p['app'])}/ips?" + urlencode({k: window[k] for k in ("from", "to")})
+    return paths
+
+
+def time_api(port: int, token: str, params: list[dict]) -> dict:
+    """Each endpoint over one kept-alive connection, as a dashboard would call it."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    figures = {}
+    try:
+        for name in api_paths(params[0]):
+            ms, failures = [], 0
+            for p in params:
+                t0 = time.perf_counter()
+                conn.request("GET", api_paths(p)[name], headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                ms.append((time.perf_counter() - t0) * 1000)
+                failures += resp.status != 200
+            figures[name] = _summary(name, ms, {"non_200": failures})
+    finally:
+        conn.close()
+    return figures
+
+
+def _summary(name: str, ms: list[float], extra: dict) -> dict:
+    target = TARGET_MS.get(name, ANALYTICS_TARGET_MS)
+    entry = {"p50_ms": round(common.percentile(ms, 50), 1), "p99_ms": round(common.percentile(ms, 99), 1),
+             "target_ms": target, **extra}
+    print(f"  {name:24s} p50 {entry['p50_ms']:7.1f} ms  p99 {entry['p99_ms']:7.1f} ms  (target {target}) {extra}", flush=True)
+    return entry
+
+
+def serve_and_time(data_dir: Path, n_apps: int, params: list[dict]) -> dict:
+    """``collector serve`` on the dataset (its own process, as in production), then the API timed."""
+    from collector import tokens
+    from tests.harness import ServiceProcess
+
+    store = open_store(data_dir)
+    try:
+        token = tokens.create(store, apps(n_apps), "bench")["token"]
+    finally:
+        store.close()
+    with ServiceProcess(data_dir, args=["--log-level", "warning", "--api-rate-limit", "1000000"]) as svc:
+        return time_api(svc.api_port, token, params)
+
+
+def run(spans: int, n_apps: int, data_dir: Path, runs: int, measure_bytes: bool, mode: str = "api") -> dict:
     steps = {}
     t0 = time.perf_counter()
     store = open_store(data_dir)
@@ -137,12 +200,15 @@ def run(spans: int, n_apps: int, data_dir: Path, runs: int, measure_bytes: bool)
         steps["optimize_s"] = round(time.perf_counter() - t1, 1)
         print(f"step 2: merged in {steps['optimize_s']} s; bytes/span {disk and disk['bytes_per_span']}", flush=True)
         t2 = time.perf_counter()
-        print(f"step 3: {runs} runs of each query", flush=True)
-        latency = time_sql(store, samples(store, n_apps, runs))
-        steps["queries_s"] = round(time.perf_counter() - t2, 1)
+        print(f"step 3: {runs} runs of each query ({mode})", flush=True)
+        params = samples(store, n_apps, runs)
+        latency = time_sql(store, params) if mode == "sql" else None
         stored = store.rows("SELECT count() FROM otel_traces")[0][0]
     finally:
         store.close()
+    if mode == "api":
+        latency = serve_and_time(data_dir, n_apps, params)
+    steps["queries_s"] = round(time.perf_counter() - t2, 1)
     return {"stored_spans": stored, "steps": steps, "disk": disk, "latency": latency}
 
 
@@ -152,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", type=int, default=4)
     parser.add_argument("--runs", type=int, default=50, help="runs of each query")
     parser.add_argument("--data-dir", type=Path, default=common.ROOT / "bench-data" / "queries")
+    parser.add_argument("--mode", choices=("api", "sql"), default="api",
+                        help="api: the HTTP API of collector serve; sql: the equivalent SQL on the store")
     parser.add_argument("--no-bytes", dest="bytes", action="store_false", help="skip OPTIMIZE FINAL and bytes per span")
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    figures = run(args.spans, args.apps, args.data_dir, args.runs, args.bytes)
+    figures = run(args.spans, args.apps, args.data_dir, args.runs, args.bytes, args.mode)
     figures["total_s"] = round(time.perf_counter() - started, 1)
-    common.record("queries", figures, {"spans": args.spans, "apps": args.apps, "runs": args.runs, "mode": "sql"}, args.results)
+    common.record("queries", figures, {"spans": args.spans, "apps": args.apps, "runs": args.runs, "mode": args.mode}, args.results)
     return 0
 
 
