@@ -147,11 +147,11 @@ def transports_phase(tmp: Path, names: list[str], duration: float, connections: 
     return {p["transport"]: p for p in phases}
 
 
-def sweep_phase(tmp: Path, duration: float, connections: int, maximum: float) -> list[dict]:
+def sweep_phase(tmp: Path, duration: float, connections: int, maximum: float, shares=SWEEP) -> list[dict]:
     bench = Bench(tmp / "svc-sweep", connections).start()
     points = []
     try:
-        for share in SWEEP:
+        for share in shares:
             point = bench.load(f"bench-sweep-{int(share * 100)}", "http-protobuf", duration, rate=share * maximum)
             point["share_of_max"] = share
             points.append(point)
@@ -200,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ceiling-spans", type=int, default=300_000)
     parser.add_argument("--max-rate", type=float, default=0.0, help="spans/s taken as the maximum (default: measured)")
+    parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="offered rates, as shares of the maximum")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
@@ -220,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--max-rate is needed without the transports phase (or with http-protobuf left out)")
         figures["max_spans_per_s"] = maximum
         if "sweep" in phases:
-            figures["sweep"] = sweep_phase(Path(tmp), args.duration, args.connections, maximum)
+            shares = [float(x) for x in args.sweep.split(",")]
+            figures["sweep"] = sweep_phase(Path(tmp), args.duration, args.connections, maximum, shares)
         if "overload" in phases:
             figures["overload"] = overload_phase(Path(tmp), args.overload_seconds, args.connections, maximum)
     config = {k: v for k, v in vars(args).items() if k != "results"}
