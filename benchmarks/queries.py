@@ -166,6 +166,41 @@ def _summary(name: str, ms: list[float], extra: dict) -> dict:
     return entry
 
 
+def project_calls(p: dict) -> dict:
+    """The API's own queries (collector.queries) for each figure, without HTTP."""
+    from collector.timerange import NS, TimeRange, choose_interval
+
+    rng = TimeRange(int(p["since"] * NS), int((p["since"] + 86_400 + 1) * NS))
+    step = choose_interval(rng, None, 1500)
+    calls = {
+        "trace_by_id": lambda q: q.trace([p["app"]], p["trace"], 10000),
+        "traces_list": lambda q: q.traces([p["app"]], rng, {}, 50),
+        "traces_list_filtered": lambda q: q.traces([p["app"]], rng, {"status_lo": 500, "status_hi": 599, "route": p["route"]}, 50),
+        "traces_list_by_ip": lambda q: q.traces([p["app"]], rng, {"ip": p["ip"]}, 50),
+    }
+    for low, name in ((200, "2xx"), (300, "3xx"), (400, "4xx"), (500, "5xx")):
+        calls[f"analytics_{name}"] = (lambda lo: lambda q: q.responses([p["app"]], rng.aligned(step), step, (lo, lo + 99), 20))(low)
+    calls["analytics_500_errors"] = lambda q: q.server_errors([p["app"]], rng.aligned(60), 100)
+    calls["analytics_ips"] = lambda q: q.client_ips(p["app"], rng.aligned(60), "requests", "desc", 100, 0)
+    return calls
+
+
+def time_project_queries(store, params: list[dict]) -> dict:
+    import asyncio
+
+    from collector.queries import Queries
+
+    queries, figures = Queries(store), {}
+    for name in project_calls(params[0]):
+        ms = []
+        for p in params:
+            t0 = time.perf_counter()
+            asyncio.run(project_calls(p)[name](queries))
+            ms.append((time.perf_counter() - t0) * 1000)
+        figures[name] = _summary(name, ms, {})
+    return figures
+
+
 def serve_and_time(data_dir: Path, n_apps: int, params: list[dict]) -> dict:
     """``collector serve`` on the dataset (its own process, as in production), then the API timed."""
     from collector import tokens
@@ -202,7 +237,7 @@ def run(spans: int, n_apps: int, data_dir: Path, runs: int, measure_bytes: bool,
         t2 = time.perf_counter()
         print(f"step 3: {runs} runs of each query ({mode})", flush=True)
         params = samples(store, n_apps, runs)
-        latency = time_sql(store, params) if mode == "sql" else None
+        latency = {"sql": time_sql, "queries": time_project_queries}.get(mode, lambda *_: None)(store, params)
         stored = store.rows("SELECT count() FROM otel_traces")[0][0]
     finally:
         store.close()
@@ -218,8 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--apps", type=int, default=4)
     parser.add_argument("--runs", type=int, default=50, help="runs of each query")
     parser.add_argument("--data-dir", type=Path, default=common.ROOT / "bench-data" / "queries")
-    parser.add_argument("--mode", choices=("api", "sql"), default="api",
-                        help="api: the HTTP API of collector serve; sql: the equivalent SQL on the store")
+    parser.add_argument("--mode", choices=("api", "queries", "sql"), default="api",
+                        help="api: the HTTP API of collector serve; queries: the API's own SQL (collector.queries) "
+                             "in-process; sql: simpler equivalent SQL on the raw spans")
     parser.add_argument("--no-bytes", dest="bytes", action="store_false", help="skip OPTIMIZE FINAL and bytes per span")
     common.add_results_argument(parser)
     args = parser.parse_args(argv)

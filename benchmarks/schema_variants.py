@@ -58,6 +58,18 @@ VARIANTS["alias_http_copies"] = lambda d: _retype(_retype(_retype(
     "ClientIp", "String ALIAS otlp_first(SpanAttributes, ['http.client_ip', 'client.address', 'net.peer.ip', "
                 "'network.peer.address', 'net.sock.peer.addr'])"),
     "UserAgent", "String ALIAS otlp_first(SpanAttributes, ['user_agent.original', 'http.user_agent'])")
+# The OpenTelemetry Collector ClickHouse exporter's default table, as a reference: its
+# columns (none of this product's HTTP ones), its sort key and its skip indexes.
+VARIANTS["exporter_default"] = lambda d: re.sub(
+    r"\n\s*(AppId|HttpMethod|HttpRoute|HttpTarget|HttpStatusCode|ClientIp|UserAgent) [^\n]*,", "", d).replace(
+    "INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1",
+    "INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,\n"
+    "    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,\n"
+    "    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,\n"
+    "    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,\n"
+    "    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,\n"
+    "    INDEX idx_duration Duration TYPE minmax GRANULARITY 1").replace(
+    "ORDER BY (AppId, toDateTime(Timestamp), ServiceName)", "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))")
 VARIANTS["combined"] = lambda d: VARIANTS["order_service_route"](VARIANTS["attrs_zstd6"](
     VARIANTS["zstd3"](VARIANTS["time_codecs"](d))))
 
