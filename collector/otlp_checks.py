@@ -12,6 +12,8 @@ themselves are decoded by ClickHouse.
 """
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 import orjson
@@ -62,7 +64,7 @@ def check_protobuf(body: bytes, limits: Limits) -> Checked:
                 for i in reversed(bad):
                     del ss.spans[i]
                 rejected += len(bad)
-    truncated = len(body) > limits.max_value_length and _truncate_protobuf(request, limits.max_value_length)
+    truncated = _may_hold_long_value(body, limits.max_value_length) and _truncate_protobuf(request, limits.max_value_length)
     if rejected or truncated:
         body = request.SerializeToString()
     return Checked(body, total - rejected, rejected, _message(rejected, reason))
@@ -88,6 +90,22 @@ def _reason(s) -> str:
 
 def _message(rejected: int, reason: str) -> str:
     return f"{rejected} span(s) rejected: {reason}" if rejected else ""
+
+
+@functools.lru_cache(maxsize=8)
+def _long_value_pattern(limit: int) -> re.Pattern:
+    """Bytes that must occur where a KeyValue holds a string longer than ``limit``:
+    the value field (tag 0x12) and the AnyValue's string_value (tag 0x0a), each
+    with a length varint at least as long as the one of ``limit + 1``."""
+    width = max(1, ((limit + 1).bit_length() + 6) // 7)  # bytes of its varint
+    length = rb"[\x80-\xff]{%d,}[\x00-\x7f]" % (width - 1)
+    return re.compile(rb"\x12" + length + rb"\x0a" + length)
+
+
+def _may_hold_long_value(body: bytes, limit: int) -> bool:
+    """A C-speed scan of the raw bytes, so the attributes are walked only when a
+    long value may be there (rare false positives just cost the walk)."""
+    return len(body) > limit and _long_value_pattern(limit).search(body) is not None
 
 
 def _truncate_protobuf(request, limit: int) -> bool:
@@ -175,7 +193,9 @@ def _bad_json_span(span: dict) -> str:
         return "spanId must be 16 hex digits, not all zero"
     if parent and (len(parent) != 16 or not _HEX.issuperset(parent)):
         return "parentSpanId must be empty or 16 hex digits"
-    if int(span.get("endTimeUnixNano") or 0) < int(span.get("startTimeUnixNano") or 0):
+    start, end = span.get("startTimeUnixNano") or 0, span.get("endTimeUnixNano") or 0
+    _need(_is_uint(start) and _is_uint(end), "times are unsigned integers")
+    if int(end) < int(start):
         return "endTimeUnixNano is before startTimeUnixNano"
     return ""
 
@@ -188,7 +208,9 @@ _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
 def _normalize_json_span(span: dict, limit: int) -> bool:
-    """Enum names (some senders write them) become numbers; long values are cut."""
+    """Enum names (some senders write them) become numbers, long values are cut;
+    a value the store could not read refuses the whole request (``ValueError``)
+    here rather than failing an insert later."""
     changed = False
     if isinstance(span.get("kind"), str):
         span["kind"] = _KINDS.get(span["kind"], 0)
@@ -197,18 +219,64 @@ def _normalize_json_span(span: dict, limit: int) -> bool:
     if status and isinstance(status.get("code"), str):
         status["code"] = _STATUS.get(status["code"], 0)
         changed = True
+    _need(_is_int(span.get("kind", 0), 31) and (not status or _is_int(status.get("code", 0), 31)), "kind and status.code are integers")
     changed |= _truncate_json_kvs(span.get("attributes"), limit)
     for event in span.get("events") or ():
+        _need(_is_uint(event.get("timeUnixNano", 0)), "timeUnixNano is an unsigned integer")
         changed |= _truncate_json_kvs(event.get("attributes"), limit)
+    for link in span.get("links") or ():
+        changed |= _truncate_json_kvs(link.get("attributes"), limit)
     return changed
+
+
+_INT = re.compile(r"-?[0-9]{1,19}")
+
+
+def _is_int(x, bits: int = 63) -> bool:
+    if isinstance(x, str) and _INT.fullmatch(x):
+        x = int(x)
+    return isinstance(x, int) and not isinstance(x, bool) and -(2**bits) <= x < 2**bits
+
+
+def _is_uint(x) -> bool:
+    if isinstance(x, str) and x.isdigit():
+        x = int(x)
+    return isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**64
+
+
+def _need(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(what)
+
+
+_VALUE_CHECKS = {
+    "stringValue": lambda x: isinstance(x, str),
+    "bytesValue": lambda x: isinstance(x, str),
+    "boolValue": lambda x: isinstance(x, bool),
+    "intValue": _is_int,
+    "doubleValue": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
+    "arrayValue": lambda x: isinstance(x, dict) and all(_valid_any(v) for v in x.get("values") or ()),
+}
+
+
+def _valid_any(value) -> bool:
+    return isinstance(value, dict) and all(_VALUE_CHECKS.get(k, _ignored)(x) for k, x in value.items())
+
+
+def _ignored(x) -> bool:
+    return True
 
 
 def _truncate_json_kvs(kvs, limit: int) -> bool:
     changed = False
     for kv in kvs or ():
         value = kv.get("value") or {}
+        if len(value) == 1 and "stringValue" in value and type(value["stringValue"]) is str:
+            pass  # the common case, checked without the general walk
+        elif not _valid_any(value):
+            raise ValueError("attribute values are AnyValue objects")
         text = value.get("stringValue")
-        if isinstance(text, str) and len(text) > limit:
+        if text is not None and len(text) > limit:
             value["stringValue"] = text[:limit]
             changed = True
     return changed

@@ -89,7 +89,7 @@ class Ingest:
         started = time.perf_counter()
         self.inflight += 1
         metrics.RECEIVER_INFLIGHT.inc()
-        outcome = "accepted"
+        outcome = "error"  # unless run() or a Refusal says otherwise
         try:
             result, outcome = await run()
             return result

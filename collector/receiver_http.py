@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import zlib
 
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
 
 from collector.receiver import Ingest, key_from, outcome_of
 from collector.rpc_status import Refusal, success
 
-try:  # zstd where the library is there (clickhouse-connect brings it)
+try:  # zstd: in the standard library from Python 3.14, else its backport
+    from compression import zstd as _zstd
+except ImportError:
     from backports import zstd as _zstd
-except ImportError:  # pragma: no cover
-    _zstd = None
 
 CONTENT_TYPES = {"application/x-protobuf": "protobuf", "application/protobuf": "protobuf", "application/json": "json"}
 MEDIA = {"protobuf": "application/x-protobuf", "json": "application/json"}
@@ -31,7 +31,7 @@ class Inflater:
         if encoding in ("gzip", "x-gzip", "deflate"):
             self._zlib = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
             self._zstd = None
-        elif encoding == "zstd" and _zstd is not None:
+        elif encoding == "zstd":
             self._zlib, self._zstd = None, _zstd.ZstdDecompressor()
         else:
             raise Refusal("unsupported", f"Content-Encoding {encoding!r} is not supported; use gzip, deflate or zstd")
@@ -50,10 +50,8 @@ class Inflater:
                     break
         except (zlib.error, EOFError) as exc:
             raise Refusal("invalid", f"the body could not be decompressed ({exc})") from None
-        except Exception as exc:
-            if _zstd is not None and isinstance(exc, _zstd.ZstdError):
-                raise Refusal("invalid", f"the body could not be decompressed ({exc})") from None
-            raise
+        except _zstd.ZstdError as exc:
+            raise Refusal("invalid", f"the body could not be decompressed ({exc})") from None
         return out
 
     def _decompress(self, chunk: bytes, max_length: int) -> bytes:
@@ -67,7 +65,8 @@ class Inflater:
         return self._zstd is not None and not self._zstd.eof and not self._zstd.needs_input
 
     def finish(self) -> None:
-        if self._zlib is not None and not self._zlib.eof:
+        done = self._zlib.eof if self._zlib is not None else self._zstd.eof
+        if not done:
             raise Refusal("invalid", "the compressed body is truncated")
 
 
@@ -81,11 +80,14 @@ async def read_body(request: web.Request, limit: int) -> bytes:
         raise too_large(limit)
     inflater = None if encoding in ("", "identity") else Inflater(encoding, limit)
     parts, received = [], 0
-    async for chunk in request.content.iter_any():
-        received += len(chunk)
-        if received > limit:
-            raise too_large(limit)
-        parts.extend(inflater.feed(chunk) if inflater else (chunk,))
+    try:
+        async for chunk in request.content.iter_any():
+            received += len(chunk)
+            if received > limit:
+                raise too_large(limit)
+            parts.extend(inflater.feed(chunk) if inflater else (chunk,))
+    except (ConnectionError, ClientPayloadError) as exc:  # the client went away mid-body
+        raise Refusal("invalid", f"the body ended early ({exc})") from None
     if inflater:
         inflater.finish()
     return b"".join(parts)

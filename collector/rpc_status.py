@@ -27,7 +27,7 @@ KINDS = {
 }
 
 
-@dataclass
+@dataclass(eq=False)
 class Refusal(Exception):
     kind: str
     message: str

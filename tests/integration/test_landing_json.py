@@ -70,3 +70,28 @@ def test_json_records_concatenate_into_one_insert(store):
     body = form.encode(to_json(first, indent=1), "a", 1) + form.encode(to_json(second), "b", 2)
     store.raw_insert(form.table, body, form.clickhouse_format, settings=form.settings(None))
     assert store.rows("SELECT AppId, count() FROM otel_traces GROUP BY AppId ORDER BY AppId") == [("a", 2), ("b", 3)]
+
+
+def test_json_with_numbers_for_int64_and_unknown_fields_gives_the_same_rows(store):
+    import json
+
+    request = rich_request()
+    doc = json.loads(to_json(request))
+    doc["somethingNew"] = {"nested": [1, 2]}
+    for rs in doc["resourceSpans"]:
+        rs["schemaUrl"] = "https://opentelemetry.io/schemas/1.21.0"
+        for ss in rs["scopeSpans"]:
+            ss["scope"]["attributes"] = [{"key": "x", "value": {"stringValue": "y"}}]
+            for span in ss["spans"]:
+                span["startTimeUnixNano"] = int(span["startTimeUnixNano"])
+                span["endTimeUnixNano"] = int(span["endTimeUnixNano"])
+                span["flags"] = 257
+                span["droppedAttributesCount"] = 3
+                span["futureField"] = {"a": "b"}
+                for attr in span.get("attributes", []):
+                    if "intValue" in attr["value"]:
+                        attr["value"]["intValue"] = int(attr["value"]["intValue"])
+                    attr["value"]["futureValue"] = None
+    land(store, "protobuf", request.SerializeToString(), "pb")
+    land(store, "json", json.dumps(doc).encode(), "js")
+    assert rows(store, "pb") == rows(store, "js")

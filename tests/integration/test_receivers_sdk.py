@@ -1,11 +1,14 @@
 """Real OpenTelemetry SDK exporters against the running service; spans read back from the store."""
 from __future__ import annotations
 
+import socket
+
+import pytest
 from opentelemetry.exporter.otlp.proto.grpc.exporter import Compression as GrpcCompression
 from opentelemetry.exporter.otlp.proto.http import Compression as HttpCompression
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from tests.harness import ServiceProcess, run_cli
+from tests.harness import ServiceProcess, free_port, run_cli
 from tests.otlp_sdk import grpc_exporter, http_exporter, http_spans, span_ids
 
 
@@ -64,3 +67,16 @@ def test_http_gzip_and_revocation_on_a_running_service(tmp_path):
         assert grpc_exporter(svc.otlp_grpc_target, key).export(http_spans(1)) == SpanExportResult.FAILURE
     assert svc.proc.returncode == 0, svc.log()
     assert {r[0] for r in stored(data)} == span_ids(before)
+
+
+@pytest.mark.parametrize("flag,setting", [("--grpc-port", "grpc_port"), ("--http-port", "http_port")])
+def test_busy_receiver_port_stops_start_up_with_one_line(tmp_path, flag, setting):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        ports = {"--grpc-port": free_port(), "--http-port": free_port(), "--api-port": free_port()}
+        ports[flag] = sock.getsockname()[1]
+        result = run_cli("serve", "--host", "127.0.0.1", *[str(x) for item in ports.items() for x in item], data_dir=tmp_path)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("collector: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"collector: {setting}: ") and "Traceback" not in result.stderr
