@@ -46,7 +46,7 @@ class Config:
     wal_segment_max_age_ms: int = field(default=1000, metadata={"help": "a log segment is sealed and shipped at this age"})
     wal_group_commit_us: int = field(default=0, metadata={"help": "extra wait before an fsync to gather more requests into it"})
     wal_inflight_max_bytes: int = field(default=64 << 20, metadata={"help": "bytes of requests waiting for the disk; past it clients get 429"})
-    writer_insert_max_bytes: int = field(default=8 << 20, metadata={"help": "largest body of one insert into the store"})
+    writer_insert_max_bytes: int = field(default=4 << 20, metadata={"help": "largest body of one insert into the store"})
     writer_retry_max_backoff_ms: int = field(default=30000, metadata={"help": "longest wait between retries of a failed insert"})
     shutdown_drain_timeout_ms: int = field(default=10000, metadata={"help": "time given at shutdown to ship what the log holds"})
     # --- API settings ---

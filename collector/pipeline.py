@@ -94,7 +94,7 @@ class Pipeline:
     async def log_writable(self) -> str | None:
         if self._task is not None and self._task.done() and not self._task.cancelled():
             return f"the writer stopped: {self._task.exception()!r}"
-        return self.wal.last_error and f"the write-ahead log cannot be written: {self.wal.last_error}"
+        return await self.wal.writable()
 
     async def not_shedding_load(self) -> str | None:
         if self.wal.over_budget():

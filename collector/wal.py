@@ -2,8 +2,8 @@
 
 Appends wait in a queue; one committer task writes everything queued as one
 write and one fsync (group commit), then wakes every append it covered, so many
-concurrent requests share one fsync. Segments are sealed by size and by age and
-handed to the writer in order; a segment is deleted only after the writer
+concurrent requests share one fsync. Segments are sealed by size, and by age
+when the writer has nothing else to ship, and handed to the writer in order; a segment is deleted only after the writer
 ``release``\\ s it, and ``checkpoint.json`` remembers the last one released, so a
 crash between the insert and the delete does not ship it again. Every segment
 found at start-up is sealed as it is: its intact records are shipped, a torn
@@ -37,6 +37,7 @@ CHECKPOINT = "checkpoint.json"
 LOCK = "LOCK"
 SUFFIX = ".seg"
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_RESUME_BELOW = 0.9  # of max_bytes: where a log that reached its budget takes requests again
 
 
 class WalLocked(Exception):
@@ -163,8 +164,10 @@ class Wal:
         data = encode(record)
         if self._pending_bytes + len(data) > self.limits.inflight_max_bytes:
             raise BackPressure("too many requests waiting for the disk", retry_after=1.0)
-        if self.used_bytes + len(data) > self.limits.max_bytes:
-            self.shedding = True
+        if self.shedding or self.used_bytes + len(data) > self.limits.max_bytes:
+            # Near the budget, refuse everything until shipping frees a tenth of it:
+            # no flapping, and small requests do not starve large ones.
+            self.shedding = self.used_bytes >= self.limits.max_bytes * _RESUME_BELOW
             raise BackPressure("the write-ahead log is at its disk budget (wal_max_bytes)", retry_after=2.0)
         future = asyncio.get_running_loop().create_future()
         self._pending.append((data, future, record.received_ns))
@@ -177,7 +180,7 @@ class Wal:
         return self._disk_bytes + self._pending_bytes
 
     def over_budget(self) -> bool:
-        """Refusing for the budget now: set by a refusal, cleared by an append or by room made."""
+        """Refusing for the budget now: from a refusal near it until shipping makes room."""
         return self.shedding
 
     async def _commit_loop(self) -> None:
@@ -198,7 +201,9 @@ class Wal:
                 return
 
     def _until_age_seal(self) -> float | None:
-        if self._active is None or self._active.first_received_ns is None:
+        # While the writer still has sealed segments to ship, sealing a young one
+        # cannot make anything arrive sooner; letting it grow makes fewer, larger inserts.
+        if self._active is None or self._active.first_received_ns is None or self._sealed:
             return None
         return max(0.0, self._active_since + self.limits.segment_max_age - time.monotonic())
 
@@ -219,8 +224,7 @@ class Wal:
             self._disk_bytes += len(data)
             metrics.WAL_APPENDED_BYTES.inc(len(data))
             self.last_error = None
-            self.shedding = False
-        except OSError as exc:
+        except Exception as exc:  # never a false ack, never a hung request
             error = self._failure(exc)
             if self._active is not None:
                 await self._seal()  # its tail is suspect: ship what was committed, start afresh
@@ -235,10 +239,10 @@ class Wal:
             else:
                 future.set_exception(error)
 
-    def _failure(self, exc: OSError) -> Exception:
-        self.last_error = f"{exc.strerror or exc}"
-        log.error("write-ahead log append failed in %s: %s", self.dir, self.last_error)
-        if exc.errno in _DISK_FULL:
+    def _failure(self, exc: Exception) -> Exception:
+        self.last_error = f"{getattr(exc, 'strerror', None) or exc}"
+        log.error("write-ahead log append failed in %s: %s", self.dir, self.last_error, exc_info=not isinstance(exc, OSError))
+        if getattr(exc, "errno", None) in _DISK_FULL:
             return BackPressure("the write-ahead log's disk is full", retry_after=5.0)
         return SinkUnavailable(f"the write-ahead log cannot be written ({self.last_error})")
 
@@ -280,7 +284,7 @@ class Wal:
             return
         if segment.fd is not None:
             fd, segment.fd = segment.fd, None
-            await asyncio.to_thread(os.close, fd)
+            await asyncio.to_thread(_close_quietly, fd)
         self._sealed.append(segment)
         self._sealed_ready.set()
         self._update_gauges()
@@ -312,8 +316,10 @@ class Wal:
         """The segment is in the store: remember that, then delete it."""
         await asyncio.to_thread(self._release_sync, segment)
         self._sealed.remove(segment)
+        if not self._sealed:
+            self._wake.set()  # the writer is idle: the active segment may be old enough to seal
         self._disk_bytes -= segment.size
-        if self.used_bytes < self.limits.max_bytes * 0.9:
+        if self.used_bytes < self.limits.max_bytes * _RESUME_BELOW:
             self.shedding = False
         self._update_gauges()
 
@@ -329,6 +335,25 @@ class Wal:
         segment.path.unlink(missing_ok=True)
 
     # --- state ---
+
+    async def writable(self) -> str | None:
+        """None if the log can be written; after a failed append, probe the disk again."""
+        if self.last_error is None:
+            return None
+        try:
+            await asyncio.to_thread(self._probe)
+        except OSError as exc:
+            return f"the write-ahead log cannot be written: {exc.strerror or exc}"
+        self.last_error = None
+        return None
+
+    def _probe(self) -> None:
+        probe = self.dir / ".probe"
+        with open(probe, "wb") as handle:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+            os.fsync(handle.fileno())
+        probe.unlink()
 
     def oldest_age(self) -> float:
         segments = list(self._sealed) + ([self._active] if self._active else [])
@@ -346,3 +371,11 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _close_quietly(fd: int) -> None:
+    """Closing a written, fsynced file can only report what fsync already did."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass

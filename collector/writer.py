@@ -41,7 +41,7 @@ FAULT_FILE_ENV = "COLLECTOR_TEST_INSERT_FAULT_FILE"
 
 @dataclass(frozen=True)
 class WriterLimits:
-    insert_max_bytes: int = 8 << 20
+    insert_max_bytes: int = 4 << 20
     retry_initial: float = 0.2
     retry_max: float = 30.0
 
@@ -109,7 +109,11 @@ class Writer:
                 await asyncio.sleep(self.limits.retry_max)
 
     async def ship(self, segment: Segment) -> None:
-        scanned = await asyncio.to_thread(self.wal.read, segment)
+        try:
+            scanned = await asyncio.to_thread(self.wal.read, segment)
+        except FileNotFoundError:
+            log.error("write-ahead log segment %s vanished before it was shipped", segment.name)
+            return
         segment_id = scanned.segment_id.hex() or f"unnamed-{segment.seq}"
         for chunk in chunks(segment_id, scanned.records, self.limits.insert_max_bytes):
             await self._insert(chunk)
@@ -118,7 +122,6 @@ class Writer:
         try:
             await self._insert_with_retry(chunk)
         except StoreRejected as exc:
-            metrics.EXPORTER_SEND_FAILED_SPANS.labels(EXPORTER).inc(chunk.spans)
             if len(chunk.records) == 1:
                 await asyncio.to_thread(self._dead_letter, chunk, exc)
                 return
@@ -130,7 +133,10 @@ class Writer:
         fmt = landing.FORMATS.get(chunk.fmt)
         if fmt is None:
             raise StoreRejected(f"no landing format for {chunk.fmt!r}")
-        body = await asyncio.to_thread(_insert_body, chunk)
+        try:
+            body = await asyncio.to_thread(_insert_body, chunk)
+        except ValueError as exc:  # a record its format cannot encode: the store could never take it
+            raise StoreRejected(f"cannot encode as {chunk.fmt}: {exc}") from exc
         settings = dict(fmt.settings(chunk.token), max_insert_block_size=1 << 30)
         delay = self.limits.retry_initial
         while True:
@@ -145,7 +151,9 @@ class Writer:
             metrics.INSERT_SECONDS.observe(time.perf_counter() - started)
             metrics.INSERT_ROWS.inc(chunk.spans)
             metrics.EXPORTER_SENT_SPANS.labels(EXPORTER).inc(chunk.spans)
-            self.failing_since = None
+            if self.failing_since is not None:
+                log.info("inserts into the store work again after %.1f s", time.monotonic() - self.failing_since)
+                self.failing_since = None
             return
 
     async def _back_off(self, chunk: Chunk, exc: Exception, delay: float) -> float:
@@ -169,6 +177,7 @@ class Writer:
             os.fsync(handle.fileno())
         path.with_suffix(".error").write_text(str(exc))
         metrics.DEAD_LETTERED.inc()
+        metrics.EXPORTER_SEND_FAILED_SPANS.labels(EXPORTER).inc(chunk.spans)
         log.error("a %s record the store refuses was set aside in %s: %s", chunk.fmt, path, str(exc).splitlines()[0][:300])
 
 

@@ -14,7 +14,7 @@ from collector.sink import BackPressure
 from collector.store import StoreUnavailable
 from collector.wal import WalLimits
 from collector.writer import WriterLimits
-from tests.otlp_factory import make_request, span_ids
+from tests.otlp_factory import make_request, span_ids, to_json
 
 
 def sync(test):
@@ -116,12 +116,12 @@ async def test_large_segments_split_into_several_inserts_are_stored_once(store, 
     pipeline.writer.limits = WriterLimits(insert_max_bytes=8192)
     await pipeline.start()
     pipeline._task.cancel()
-    ids = await send(pipeline, 8, spans=20)
+    ids = await send(pipeline, 6, spans=20)
     await pipeline.wal.stop_appending()
     segment = await pipeline.wal.next_sealed()
     inserts = sample("collector_clickhouse_insert_seconds_count")
     await pipeline.writer.ship(segment)
-    assert sample("collector_clickhouse_insert_seconds_count") - inserts >= 5
+    assert sample("collector_clickhouse_insert_seconds_count") - inserts >= 3
     await pipeline.writer.ship(segment)
     assert_exactly(store, ids)
     await pipeline.wal.close()
@@ -187,3 +187,50 @@ def test_a_token_holds_when_clickhouse_cuts_one_insert_into_several_blocks(store
     for _ in range(2):
         store.raw_insert(landing.LANDING_TABLE, body, "Protobuf", settings)
     assert_exactly(store, set().union(*map(span_ids, requests)))
+
+
+@sync
+async def test_a_second_pipeline_on_the_same_log_is_refused_at_start_up(store, tmp_path):
+    from collector.service import StartupError
+
+    first = make_pipeline(store, tmp_path)
+    await first.start()
+    with pytest.raises(StartupError, match="wal_dir: .* in use"):
+        await make_pipeline(store, tmp_path).start()
+    await first.shutdown()
+
+
+@sync
+async def test_a_segment_of_json_and_protobuf_requests_is_stored_once_and_a_bad_one_set_aside(store, tmp_path):
+    pipeline = make_pipeline(store, tmp_path, segment_max_age=60)
+    await pipeline.start()
+    pipeline._task.cancel()
+    ids = await send(pipeline, 3)
+    for _ in range(3):
+        request = make_request(4)
+        await pipeline.accept("app-1", "json", to_json(request), 4)
+        ids |= span_ids(request)
+    await pipeline.accept("app-1", "json", b"[1, 2]", 1)  # not an object: cannot be encoded
+    await pipeline.wal.stop_appending()
+    segment = await pipeline.wal.next_sealed()
+    await pipeline.writer.ship(segment)
+    await pipeline.writer.ship(segment)
+    assert_exactly(store, ids)
+    assert len(list((tmp_path / "dead-letter").glob("*-json-*.seg"))) == 1
+    await pipeline.wal.close()
+
+
+@sync
+async def test_shutdown_with_the_store_down_keeps_the_log_for_the_next_start(store, tmp_path):
+    first = make_pipeline(store, tmp_path)
+    first.drain_timeout = 0.3
+    first.writer.fault = lambda: (_ for _ in ()).throw(StoreUnavailable("down"))
+    await first.start()
+    ids = await send(first, 5)
+    started = time.monotonic()
+    await first.shutdown()
+    assert time.monotonic() - started < 3 and list((tmp_path / "wal").glob("*.seg"))
+    second = make_pipeline(store, tmp_path)
+    await second.start()
+    await second.shutdown()
+    assert_exactly(store, ids)

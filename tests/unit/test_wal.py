@@ -183,6 +183,8 @@ async def test_the_disk_budget_pushes_back_and_frees_up_after_release(tmp_path):
             accepted += 1
     assert 50 <= accepted < 64 and refused.value.retry_after > 0
     assert w.over_budget()
+    with pytest.raises(BackPressure):  # even a small one, until shipping makes room
+        await w.append(record(1, size=1))
     await drain(w)
     assert not w.over_budget()
     await w.append(record(500, size=1000))
@@ -212,6 +214,7 @@ async def test_a_full_disk_is_back_pressure_not_a_false_ack(tmp_path, monkeypatc
         await w.append(record(2))
     assert "No space" in w.last_error
     monkeypatch.setattr(wal_mod.os, "write", real_write)
+    assert await w.writable() is None  # the probe finds room again: ready without waiting for traffic
     await w.append(record(3))  # the disk has room again
     await w.close()
     before = corrupt_count()
@@ -225,6 +228,8 @@ async def test_other_write_errors_make_the_log_unavailable(tmp_path, monkeypatch
     monkeypatch.setattr(wal_mod.os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
     with pytest.raises(SinkUnavailable):
         await w.append(record(1))
+    monkeypatch.setattr(wal_mod.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    assert "I/O error" in await w.writable()
     await w.close()
 
 
@@ -244,3 +249,37 @@ async def test_appends_after_close_are_refused(tmp_path):
     await w.close()
     with pytest.raises(SinkUnavailable):
         await w.append(record(1))
+
+
+@sync
+async def test_gauges_follow_what_the_log_holds(tmp_path):
+    def gauge(name, **labels):
+        return metrics.REGISTRY.get_sample_value(name, labels or None)
+    w = await opened(tmp_path, max_bytes=4 << 20, segment_max_bytes=4096)
+    for i in range(12):
+        await w.append(Record("protobuf", "app", 1, 1, b"x" * 1000))  # received long ago
+    on_disk = sum(p.stat().st_size for p in tmp_path.glob("*.seg"))
+    assert gauge("collector_wal_bytes") == on_disk == gauge("otelcol_exporter_queue_size", exporter="clickhouse")
+    assert gauge("collector_wal_segments") == len(list(tmp_path.glob("*.seg"))) > 1
+    assert gauge("otelcol_exporter_queue_capacity", exporter="clickhouse") == 4 << 20
+    assert gauge("collector_wal_oldest_unshipped_age_seconds") > 1e9
+    await w.stop_appending()
+    await drain(w)
+    assert gauge("collector_wal_bytes") == 0 and gauge("collector_wal_segments") == 0
+    assert gauge("collector_wal_oldest_unshipped_age_seconds") == 0
+    await w.close()
+
+
+@sync
+async def test_while_the_writer_is_behind_the_active_segment_grows_instead_of_sealing(tmp_path):
+    w = await opened(tmp_path, segment_max_age=0.02)
+    await w.append(record(1))
+    first = await asyncio.wait_for(w.next_sealed(), 2)
+    for i in range(2, 6):
+        await w.append(record(i))
+        await asyncio.sleep(0.03)
+    assert list(w._sealed) == [first]  # older than the age limit, but the writer is busy
+    await w.release(first)
+    second = await asyncio.wait_for(w.next_sealed(), 2)  # sealed as soon as the writer is free
+    assert w.read(second).records == [record(i) for i in range(2, 6)]
+    await w.close()
