@@ -14,7 +14,7 @@ import orjson
 from aiohttp import web
 
 from collector import metrics, openapi
-from collector.apiparams import BadRequest, HttpError, json_response
+from collector.apiparams import GRANT, BadRequest, HttpError, json_response
 from collector.config import Config
 from collector.handlers import Handlers
 from collector.ratelimit import RateLimiter, parse_limits, retry_after_seconds
@@ -118,5 +118,5 @@ class Api:
         if grant is None:
             metrics.AUTH_FAILURES.labels("api", "invalid").inc()
             raise HttpError(401, "Invalid or revoked token")
-        request["grant"] = grant
+        request[GRANT] = grant
         return await handler(request)

@@ -25,6 +25,10 @@ class BadRequest(ValueError):
     """A request the API refuses with 400; the message says what to fix."""
 
 
+# The caller's token grant (collector.tokens.Grant), set by the auth middleware.
+GRANT = web.RequestKey("grant", object)
+
+
 class HttpError(Exception):
     """An answer other than 400 that a handler decides on (401, 404)."""
 
@@ -39,7 +43,7 @@ def json_response(body, status: int = 200, headers: dict | None = None) -> web.R
 
 def requested_apps(request: web.Request, params: "Params") -> list[str]:
     """The applications a query covers: the ``app`` list, or all the token grants."""
-    granted = request["grant"].apps
+    granted = request[GRANT].apps
     value = params.text("app", 2048)
     if value is None:
         return sorted(granted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from collector.apiparams import (
-    HttpError, Params, decode_cursor, duration_ms, encode_cursor, fingerprint, json_response,
+    GRANT, HttpError, Params, decode_cursor, duration_ms, encode_cursor, fingerprint, json_response,
     requested_apps, trace_id,
 )
 from collector.config import Config
@@ -61,7 +61,7 @@ class Handlers:
 
     async def trace(self, request: web.Request) -> web.Response:
         tid = trace_id(request.match_info["traceId"])
-        apps = sorted(request["grant"].apps)
+        apps = sorted(request[GRANT].apps)
         cap = self.config.api_trace_max_spans
         found = await self.queries.trace(apps, tid, cap)
         if found is None:
@@ -103,10 +103,10 @@ class Handlers:
 
     async def client_ips(self, request: web.Request) -> web.Response:
         app = request.match_info["id"]
-        if app not in request["grant"].apps:
+        if app not in request[GRANT].apps:
             raise HttpError(404, f"Application {app[:128]!r} not found")
         params = Params(request.query)
-        rng = self._range(params).aligned(60)
+        rng = self._range(params).aligned(3600)  # the IP rollups are hourly
         sort = params.choice("sort", "requests", tuple(dict.fromkeys(s for s, _ in IP_ORDERS)))
         order = params.choice("order", "asc" if sort == "ip" else "desc", ("asc", "desc"))
         limit = params.integer("limit", 100, 1, 1000)

@@ -116,7 +116,8 @@ RETENTION_TABLES = {
     "otel_traces_trace_id_ts": "Start",
     "http_responses_1m": "Minute",
     "http_server_errors_1m": "Minute",
-    "http_client_ips_1m": "Minute",
+    "http_client_ips_1h": "Hour",
+    "http_client_ip_routes_1h": "Hour",
 }
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from collector.store import Store
 from collector.timerange import NS, TimeRange
 
+# Every API read gives up after this long instead of holding the store.
+SETTINGS = {"max_execution_time": 20}
+# How far before and after a page's entry spans their traces' other spans are counted.
+COUNT_SLACK_NS = 60 * NS
 QUERY_DIR = Path(__file__).resolve().parent.parent / "queries"
 
 # filter name -> SQL fragment; its parameters have the filter's name or a suffix of it.
@@ -43,6 +47,18 @@ def load(name: str) -> str:
 
 def compose_traces_list(filters: dict) -> tuple[str, dict]:
     """The traces list SQL with the named filters, and their parameters."""
+    return _with_filters(load("traces_list"), filters)
+
+
+def compose_traces_cutoff(filters: dict, apps: list[str]) -> tuple[str, dict]:
+    """The cutoff SQL: one part per application, each with its own parameter."""
+    part, params = _with_filters(load("traces_cutoff_part"), filters)
+    parts = [part.replace("{app_N:String}", f"{{app_{i}:String}}") for i in range(len(apps))]
+    params.update({f"app_{i}": app for i, app in enumerate(apps)})
+    return load("traces_cutoff").replace("/*APP_PARTS*/", "\nUNION ALL\n".join(parts)), params
+
+
+def _with_filters(sql: str, filters: dict) -> tuple[str, dict]:
     unknown = set(filters) - {"status_lo", "status_hi", "method", "route", "path", "ip", "service",
                               "min_duration_ns", "error", "after_ns", "after_span"}
     if unknown:
@@ -50,7 +66,7 @@ def compose_traces_list(filters: dict) -> tuple[str, dict]:
     names = sorted({_filter_of(key) for key in filters if key != "error" or filters[key]})
     fragments = "".join(f"\n    AND {TRACE_FILTERS[n]}" for n in names)
     params = {k: v for k, v in filters.items() if k != "error"}
-    return load("traces_list").replace("/*FILTERS*/", fragments), params
+    return sql.replace("/*FILTERS*/", fragments), params
 
 
 def _filter_of(key: str) -> str:
@@ -73,37 +89,44 @@ class Queries:
         self.store = store
         self._sql = {name: load(name) for name in (
             "trace_span_counts", "trace_bounds", "trace_spans", "trace_span_total",
-            "responses_buckets", "responses_routes", "server_errors",
+            "responses_buckets", "responses_routes", "server_errors", "client_ip_routes",
         )}
 
     async def traces(self, apps: list[str], rng: TimeRange, filters: dict, limit: int) -> Page:
+        window = {"from_ns": rng.start_ns, "to_ns": rng.end_ns, "limit": limit + 1}
+        sql, params = compose_traces_cutoff(filters, apps)
+        cutoff = await self.store.arows(sql, dict(params, **window, last=limit), settings=SETTINGS)
         sql, params = compose_traces_list(filters)
-        params.update(apps=apps, from_ns=rng.start_ns, to_ns=rng.end_ns, limit=limit + 1)
-        rows = await self.store.adicts(sql, params)
+        params.update(window, apps=apps, cutoff_s=cutoff[0][0] if cutoff else rng.start_ns // NS)
+        rows = await self.store.adicts(sql, params, settings=SETTINGS)
         more = len(rows) > limit
         rows = rows[:limit]
-        counts = await self._span_counts(apps, sorted({r["TraceId"] for r in rows}))
+        counts = await self._span_counts(apps, rows)
         for row in rows:
             row["SpanCount"] = counts.get(row["TraceId"], 1)
         last = (rows[-1]["StartNs"], rows[-1]["SpanId"]) if more else None
         return Page(rows, last)
 
-    async def _span_counts(self, apps: list[str], ids: list[str]) -> dict[str, int]:
-        if not ids:
+    async def _span_counts(self, apps: list[str], rows: list[dict]) -> dict[str, int]:
+        if not rows:
             return {}
-        rows = await self.store.arows(self._sql["trace_span_counts"], {"apps": apps, "ids": ids})
-        return dict(rows)
+        params = {
+            "apps": apps, "ids": sorted({r["TraceId"] for r in rows}),
+            "lo_ns": min(r["StartNs"] for r in rows) - COUNT_SLACK_NS,
+            "hi_ns": max(r["StartNs"] + r["Duration"] for r in rows) + COUNT_SLACK_NS,
+        }
+        return dict(await self.store.arows(self._sql["trace_span_counts"], params, settings=SETTINGS))
 
     async def trace(self, apps: list[str], trace_id: str, cap: int) -> tuple[list[dict], int] | None:
         """The first ``cap`` spans of a trace and its span total; None when not found."""
-        lo, hi, found = (await self.store.arows(self._sql["trace_bounds"], {"trace_id": trace_id}))[0]
+        lo, hi, found = (await self.store.arows(self._sql["trace_bounds"], {"trace_id": trace_id}, settings=SETTINGS))[0]
         if not found:
             return None
         params = {"apps": apps, "trace_id": trace_id, "lo": lo, "hi": hi}
-        total = (await self.store.arows(self._sql["trace_span_total"], params))[0][0]
+        total = (await self.store.arows(self._sql["trace_span_total"], params, settings=SETTINGS))[0][0]
         if not total:
             return None
-        spans = await self.store.adicts(self._sql["trace_spans"], dict(params, cap=cap))
+        spans = await self.store.adicts(self._sql["trace_spans"], dict(params, cap=cap), settings=SETTINGS)
         return spans, total
 
     async def responses(self, apps: list[str], rng: TimeRange, step_s: int, status: tuple[int, int], top: int):
@@ -111,15 +134,20 @@ class Queries:
             "apps": apps, "from_s": rng.start_ns // NS, "to_s": rng.end_ns // NS, "step_s": step_s,
             "status_lo": status[0], "status_hi": status[1], "top": top,
         }
-        buckets = await self.store.arows(self._sql["responses_buckets"], params)
-        routes = await self.store.arows(self._sql["responses_routes"], params)
+        buckets = await self.store.arows(self._sql["responses_buckets"], params, settings=SETTINGS)
+        routes = await self.store.arows(self._sql["responses_routes"], params, settings=SETTINGS)
         return buckets, routes
 
     async def server_errors(self, apps: list[str], rng: TimeRange, limit: int) -> list[dict]:
         params = {"apps": apps, "from_s": rng.start_ns // NS, "to_s": rng.end_ns // NS, "limit": limit}
-        return await self.store.adicts(self._sql["server_errors"], params)
+        return await self.store.adicts(self._sql["server_errors"], params, settings=SETTINGS)
 
     async def client_ips(self, app: str, rng: TimeRange, sort: str, order: str, limit: int, offset: int) -> list[dict]:
         sql = load("client_ips").replace("/*ORDER*/", IP_ORDERS[(sort, order)])
         params = {"app": app, "from_s": rng.start_ns // NS, "to_s": rng.end_ns // NS, "limit": limit, "offset": offset}
-        return await self.store.adicts(sql, params)
+        rows = await self.store.adicts(sql, params, settings=SETTINGS)
+        params["ips"] = [r["ClientIp"] for r in rows]
+        routes = dict(await self.store.arows(self._sql["client_ip_routes"], params, settings=SETTINGS)) if rows else {}
+        for row in rows:
+            row["TopRoutes"] = routes.get(row["ClientIp"], [])
+        return rows

@@ -77,13 +77,13 @@ FROM otel_traces
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND HttpStatusCode BETWEEN 500 AND 599
 GROUP BY AppId, Minute, HttpRoute, HttpMethod, HttpStatusCode, ErrorType, ErrorMessage;
 
--- Requests per application, minute, client IP and route, for the IPs view.
-CREATE TABLE IF NOT EXISTS http_client_ips_1m ${ON_CLUSTER}
+-- Requests per application, hour and client IP, for the IPs view; hourly because client
+-- addresses are many (a per-minute table would be nearly as large as the spans).
+CREATE TABLE IF NOT EXISTS http_client_ips_1h ${ON_CLUSTER}
 (
     AppId LowCardinality(String),
-    Minute DateTime('UTC'),
+    Hour DateTime('UTC'),
     ClientIp String,
-    HttpRoute LowCardinality(String),
     Requests SimpleAggregateFunction(sum, UInt64),
     Errors SimpleAggregateFunction(sum, UInt64),
     ServerErrors SimpleAggregateFunction(sum, UInt64),
@@ -91,18 +91,17 @@ CREATE TABLE IF NOT EXISTS http_client_ips_1m ${ON_CLUSTER}
     LastSeen SimpleAggregateFunction(max, DateTime64(9, 'UTC'))
 )
 ENGINE = ${REPLICATED}AggregatingMergeTree
-PARTITION BY toDate(Minute)
-ORDER BY (AppId, Minute, ClientIp, HttpRoute)
-TTL Minute + toIntervalDay(${RETENTION_DAYS})
+PARTITION BY toDate(Hour)
+ORDER BY (AppId, Hour, ClientIp)
+TTL Hour + toIntervalDay(${RETENTION_DAYS})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS http_client_ips_1m_mv ${ON_CLUSTER}
-TO http_client_ips_1m
+CREATE MATERIALIZED VIEW IF NOT EXISTS http_client_ips_1h_mv ${ON_CLUSTER}
+TO http_client_ips_1h
 AS SELECT
     AppId,
-    toStartOfMinute(Timestamp) AS Minute,
+    toStartOfHour(toDateTime(Timestamp, 'UTC')) AS Hour,
     ClientIp,
-    HttpRoute,
     count() AS Requests,
     countIf(HttpStatusCode >= 400) AS Errors,
     countIf(HttpStatusCode >= 500) AS ServerErrors,
@@ -110,4 +109,31 @@ AS SELECT
     max(Timestamp) AS LastSeen
 FROM otel_traces
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND ClientIp != ''
-GROUP BY AppId, Minute, ClientIp, HttpRoute;
+GROUP BY AppId, Hour, ClientIp;
+
+-- Requests per application, hour, client IP and route: the top routes of the IPs on a page.
+CREATE TABLE IF NOT EXISTS http_client_ip_routes_1h ${ON_CLUSTER}
+(
+    AppId LowCardinality(String),
+    Hour DateTime('UTC'),
+    ClientIp String,
+    HttpRoute LowCardinality(String),
+    Requests UInt64
+)
+ENGINE = ${REPLICATED}SummingMergeTree
+PARTITION BY toDate(Hour)
+ORDER BY (AppId, Hour, ClientIp, HttpRoute)
+TTL Hour + toIntervalDay(${RETENTION_DAYS})
+SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS http_client_ip_routes_1h_mv ${ON_CLUSTER}
+TO http_client_ip_routes_1h
+AS SELECT
+    AppId,
+    toStartOfHour(toDateTime(Timestamp, 'UTC')) AS Hour,
+    ClientIp,
+    HttpRoute,
+    count() AS Requests
+FROM otel_traces
+WHERE SpanKind = 'SPAN_KIND_SERVER' AND ClientIp != ''
+GROUP BY AppId, Hour, ClientIp, HttpRoute;
