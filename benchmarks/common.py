@@ -67,6 +67,13 @@ def thread_cpu_seconds(pid: int) -> dict[str, float]:
     return by_name
 
 
+def thread_cpu_delta(before: dict[str, float], after: dict[str, float], spans: int, top: int = 8) -> dict[str, float]:
+    """CPU microseconds per span by thread name between two ``thread_cpu_seconds`` readings."""
+    delta = {name: after[name] - before.get(name, 0.0) for name in after}
+    ranked = sorted(delta.items(), key=lambda kv: -kv[1])[:top]
+    return {name: round(sec / max(spans, 1) * 1e6, 2) for name, sec in ranked if sec > 0}
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

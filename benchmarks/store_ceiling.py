@@ -11,6 +11,7 @@ ceiling the end-to-end figure is compared with.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -79,13 +80,14 @@ def run(spans: int, segment_mib: int, data_dir: Path, measure_bytes: bool, templ
         insert_segments(store, build_segments(pool, pool.spans, 1 << 20, ["warm-up"]), "warm-up")
         segments = build_segments(pool, spans, segment_mib << 20, ["bench"])
         total = sum(n for _, n in segments)
-        cpu0 = time.process_time()
+        cpu0, threads0 = time.process_time(), common.thread_cpu_seconds(os.getpid())
         seconds = insert_segments(store, segments)
         cpu = time.process_time() - cpu0  # every thread of this process: the engine's included
+        threads = common.thread_cpu_delta(threads0, common.thread_cpu_seconds(os.getpid()), total)
         stored = store.rows("SELECT count() FROM otel_traces WHERE AppId = 'bench'")[0][0]
         figures = {
             "spans": total, "stored": stored, "seconds": round(seconds, 3), "spans_per_s": round(total / seconds),
-            "cpu_us_per_span": round(cpu / total * 1e6, 2),
+            "cpu_us_per_span": round(cpu / total * 1e6, 2), "cpu_us_per_span_by_thread": threads,
             "segments": len(segments), "segment_mib": round(len(segments[0][0]) / (1 << 20), 1),
             "protobuf_bytes_per_span": round(len(pool.templates[0].body) / pool.spans, 1),
         }
