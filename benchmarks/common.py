@@ -74,9 +74,10 @@ def thread_cpu_delta(before: dict[str, float], after: dict[str, float], spans: i
     return {name: round(sec / max(spans, 1) * 1e6, 2) for name, sec in ranked if sec > 0}
 
 
-def rss_bytes(pid: int) -> int:
+def rss_bytes(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory; ``field="RssAnon"`` leaves out file pages (the engine's shared library)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
 

@@ -167,11 +167,14 @@ def sweep_phase(tmp: Path, duration: float, connections: int, maximum: float, sh
 def overload_phase(tmp: Path, seconds: float, connections: int, maximum: float) -> dict:
     bench = Bench(tmp / "svc-overload", connections * 4).start()
     samples: list[int] = []
+    anon: list[int] = []
+    idle_rss = common.rss_bytes(bench.svc.proc.pid)
     done = threading.Event()
 
     def sample():
         while not done.is_set():
             samples.append(common.rss_bytes(bench.svc.proc.pid))
+            anon.append(common.rss_bytes(bench.svc.proc.pid, "RssAnon"))
             time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -186,8 +189,10 @@ def overload_phase(tmp: Path, seconds: float, connections: int, maximum: float) 
         peak = common.peak_rss_bytes(bench.svc.proc.pid)
         verify([result] if "result" in locals() else [], bench.stop_and_count())
     result.update(offered_spans_per_s=round(3 * maximum), peak_rss_mib=round(peak / (1 << 20), 1),
-                  max_sampled_rss_mib=round(max(samples) / (1 << 20), 1))
-    _say(f"overload 3x ({3 * maximum:,.0f}/s) for {seconds} s: peak RSS {result['peak_rss_mib']} MiB, "
+                  max_sampled_rss_mib=round(max(samples) / (1 << 20), 1),
+                  max_sampled_anon_rss_mib=round(max(anon) / (1 << 20), 1), idle_rss_mib=round(idle_rss / (1 << 20), 1))
+    _say(f"overload 3x ({3 * maximum:,.0f}/s) for {seconds} s: peak RSS {result['peak_rss_mib']} MiB "
+         f"(anonymous {result['max_sampled_anon_rss_mib']} MiB, idle {result['idle_rss_mib']} MiB), "
          f"acked {result['acked_spans_per_s']:,}/s, errors {result['errors']}")
     return result
 
