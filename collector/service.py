@@ -90,10 +90,8 @@ class Service:
         self.components.append(self.sink)
         self.health.add_check("log writable", self.sink.log_writable)
         self.health.add_check("not shedding load", self.sink.not_shedding_load)
-        from collector.direct_sink import DirectSink
         from collector.receivers import build_receivers
 
-        self.sink = getattr(self, "sink", None) or DirectSink(self.store)
         # receivers
         self.components.extend(build_receivers(self.config, self.store, self.sink))
         # API routes
