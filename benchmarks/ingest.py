@@ -57,8 +57,10 @@ def run_json(args: list[str], timeout: float) -> dict:
 class Bench:
     """A running service plus the keys of its phases."""
 
+    extra_args: list[str] = []  # service settings under test (--service-args)
+
     def __init__(self, data_dir: Path, connections: int):
-        self.svc = ServiceProcess(data_dir, args=["--log-level", "warning"])
+        self.svc = ServiceProcess(data_dir, args=["--log-level", "warning", *self.extra_args])
         self.connections = connections
         self.keys: dict[str, str] = {}
 
@@ -208,18 +210,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per transport / sweep point")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ceiling-spans", type=int, default=300_000)
+    parser.add_argument("--ceiling-segment-mib", type=int, default=8, help="the writer's insert size (writer_insert_max_bytes)")
     parser.add_argument("--max-rate", type=float, default=0.0, help="spans/s taken as the maximum (default: measured)")
     parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="offered rates, as shares of the maximum")
+    parser.add_argument("--service-args", default="", help="extra collector serve flags, e.g. '--writer-insert-max-bytes 33554432'")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
+    Bench.extra_args = args.service_args.split()
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         if "ceiling" in phases or "transports" in phases:
             # Inserts of the writer's default size (writer_insert_max_bytes, 8 MiB).
             figures["ceiling"] = run_json(["benchmarks.store_ceiling", "--spans", str(args.ceiling_spans),
-                                           "--segment-mib", "8"], 300)
+                                           "--segment-mib", str(args.ceiling_segment_mib)], 300)
             _say(f"store alone: {figures['ceiling']['spans_per_s']:,} spans/s, {figures['ceiling']['cpu_us_per_span']} us/span")
         maximum = args.max_rate
         if "transports" in phases:
