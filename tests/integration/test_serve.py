@@ -59,17 +59,6 @@ def test_unreachable_server_stops_start_up_with_one_line(tmp_path):
     one_line_error(run_cli("serve", "--store-url", url, data_dir=tmp_path), "store_url")
 
 
-def test_busy_port_stops_start_up_with_one_line(tmp_path):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen()
-        port = sock.getsockname()[1]
-        result = run_cli("serve", "--host", "127.0.0.1", "--api-port", str(port), data_dir=tmp_path)
-    one_line_error(result, "api_port")
-
-
 def test_second_instance_on_same_data_dir_is_refused(tmp_path):
     with ServiceProcess(tmp_path / "data"):
         one_line_error(run_cli("migrate", data_dir=tmp_path / "data"), "store_url")
