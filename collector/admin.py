@@ -39,13 +39,19 @@ class AdminSocket:
     def __init__(self, store: Store, cache: KeyCache, path: Path):
         self.store, self.cache, self.path = store, cache, path
         self._runner: web.AppRunner | None = None
+        # group -> (run(store, action, args), cache reloaded after a command)
+        self.groups: dict[str, tuple] = {"keys": (run_action, cache)}
+
+    def add_group(self, name: str, run, cache) -> None:
+        """More commands on the same socket: ``POST /<name>/<action>`` (e.g. API tokens)."""
+        self.groups[name] = (run, cache)
 
     async def start(self) -> None:
         if len(str(self.path)) > _MAX_PATH:
             log.warning("admin socket path %s is too long; key commands need the service stopped", self.path)
             return
         app = web.Application(client_max_size=64 << 10)
-        app.add_routes([web.post("/keys/{action}", self.handle)])
+        app.add_routes([web.post("/{group}/{action}", self.handle)])
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self.path.unlink(missing_ok=True)
@@ -56,12 +62,15 @@ class AdminSocket:
             os.umask(old_umask)
 
     async def handle(self, request: web.Request) -> web.Response:
+        if request.match_info["group"] not in self.groups:
+            return web.json_response({"error": "unknown command group"}, status=404)
+        run, cache = self.groups[request.match_info["group"]]
         args = await request.json()
         try:
-            result = await asyncio.to_thread(run_action, self.store, request.match_info["action"], args)
-        except KeyCommandError as exc:
+            result = await asyncio.to_thread(run, self.store, request.match_info["action"], args)
+        except (KeyCommandError, ValueError) as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        await self.cache.reload()
+        await cache.reload()
         return web.json_response(result)
 
     async def shutdown(self) -> None:
@@ -103,11 +112,11 @@ def service_answers(path: Path) -> bool:
             return False
 
 
-def call(path: Path, action: str, args: dict, timeout: float = 30.0):
-    """Send one key command to the running service; raise KeyCommandError on refusal."""
+def call(path: Path, action: str, args: dict, timeout: float = 30.0, group: str = "keys"):
+    """Send one command to the running service; raise KeyCommandError on refusal."""
     conn = _UnixConnection(path, timeout)
     try:
-        conn.request("POST", f"/keys/{action}", body=json.dumps(args), headers={"Content-Type": "application/json"})
+        conn.request("POST", f"/{group}/{action}", body=json.dumps(args), headers={"Content-Type": "application/json"})
         resp = conn.getresponse()
         body = json.loads(resp.read() or b"null")
     finally:

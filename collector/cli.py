@@ -185,3 +185,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+from collector import tokens_cli  # noqa: E402,F401  (registers the 'tokens' command)

@@ -50,6 +50,12 @@ class Config:
     writer_retry_max_backoff_ms: int = field(default=30000, metadata={"help": "longest wait between retries of a failed insert"})
     shutdown_drain_timeout_ms: int = field(default=10000, metadata={"help": "time given at shutdown to ship what the log holds"})
     # --- API settings ---
+    api_rate_limit: int = field(default=600, metadata={"help": "API requests per minute per client IP and route"})
+    api_rate_limits: str = field(default="", metadata={"help": "per-route limits, ROUTE=N,... (ROUTE may end in *), e.g. /api/traces=120"})
+    api_token_refresh_seconds: int = field(default=10, metadata={"help": "how often the API re-reads its tokens from the store"})
+    api_trace_max_spans: int = field(default=10000, metadata={"help": "most spans one trace answer holds (the rest is reported, not sent)"})
+    api_max_range_days: int = field(default=90, metadata={"help": "longest time range an API query may ask for"})
+    api_max_buckets: int = field(default=1500, metadata={"help": "most buckets one analytics answer may have"})
 
     @property
     def resolved_store_url(self) -> str:
@@ -81,6 +87,7 @@ class Config:
         for name in ("max_body_bytes", "max_spans_per_request", "max_attribute_value_length", "max_concurrent_requests", "key_reload_seconds"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}: {getattr(self, name)} must be at least 1")
+        problems.extend(self._api_problems())
         problems.extend(_check_writable_dir("data_dir", Path(self.data_dir)))
         problems.extend(self._pipeline_problems())
         return problems
@@ -103,6 +110,21 @@ class Config:
             problems.append("wal_inflight_max_bytes: must exceed max_body_bytes, or the largest request is never accepted")
         if self.wal_dir:
             problems.extend(_check_writable_dir("wal_dir", Path(self.wal_dir)))
+        return problems
+
+
+    def _api_problems(self) -> list[str]:
+        from collector.ratelimit import RateLimitSpecError, parse_limits
+
+        problems = []
+        for name, lo, hi in (("api_rate_limit", 1, 10**7), ("api_token_refresh_seconds", 1, 3600),
+                             ("api_trace_max_spans", 1, 10**6), ("api_max_range_days", 1, 3660), ("api_max_buckets", 10, 10**5)):
+            if not lo <= getattr(self, name) <= hi:
+                problems.append(f"{name}: {getattr(self, name)} must be between {lo} and {hi}")
+        try:
+            parse_limits(self.api_rate_limits)
+        except RateLimitSpecError as exc:
+            problems.append(f"api_rate_limits: {exc}")
         return problems
 
 

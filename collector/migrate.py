@@ -111,7 +111,14 @@ def migrate(store: Store, cluster: str = "", retention_days: int = 30, schema_di
     return applied
 
 
-RETENTION_TABLES = {"otel_traces": "toDateTime(Timestamp)", "otel_traces_trace_id_ts": "Start"}
+RETENTION_TABLES = {
+    "otel_traces": "toDateTime(Timestamp)",
+    "otel_traces_trace_id_ts": "Start",
+    "http_responses_1m": "Minute",
+    "http_server_errors_1m": "Minute",
+    "http_client_ips_1h": "Hour",
+    "http_client_ip_routes_1h": "Hour",
+}
 
 
 def apply_retention(store: Store, retention_days: int, cluster: str = "") -> None:

@@ -95,6 +95,15 @@ class Service:
         # receivers
         self.components.extend(build_receivers(self.config, self.store, self.sink))
         # API routes
+        from collector import tokens
+        from collector.admin import AdminSocket
+        from collector.api import Api
+
+        api = Api(self.config, self.store)
+        api.install(self.api_app)
+        for admin in (c for c in self.components if isinstance(c, AdminSocket)):
+            admin.add_group("tokens", tokens.run_action, api.tokens)
+        self.components.append(api)
         self.components.append(HttpServer(self.api_app, self.config.host, self.config.api_port, "api_port"))
 
     async def start(self) -> None:
