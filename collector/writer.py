@@ -55,7 +55,7 @@ LEGACY_INSERT_MAX_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class WriterLimits:
-    insert_max_bytes: int = 32 << 20
+    insert_max_bytes: int = 16 << 20
     retry_initial: float = 0.2
     retry_max: float = 30.0
 
