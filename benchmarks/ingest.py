@@ -59,8 +59,10 @@ def run_json(args: list[str], timeout: float) -> dict:
 class Bench:
     """A running service plus the keys of its phases."""
 
+    extra_args: list[str] = []  # service settings under test (--service-args)
+
     def __init__(self, data_dir: Path, connections: int, env: dict[str, str] | None = None, spans: int = 0):
-        self.svc = ServiceProcess(data_dir, env=env, args=["--log-level", "warning"])
+        self.svc = ServiceProcess(data_dir, env=env, args=["--log-level", "warning", *self.extra_args])
         self.spans = spans  # per load: a fixed count (the ceiling's), or 0 for as many as --duration allows
         self.connections = connections
         self.keys: dict[str, str] = {}
@@ -263,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per transport / sweep point")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ceiling-spans", type=int, default=300_000)
+    parser.add_argument("--ceiling-segment-mib", type=float, default=0,
+                        help="the ceiling's insert size (default: the service's writer_insert_max_bytes)")
     parser.add_argument("--spans", type=int, default=0,
                         help="spans per end-to-end load, and the ceiling's (default: as many as --duration allows)")
     parser.add_argument("--variants", default="",
@@ -270,16 +274,19 @@ def main(argv: list[str] | None = None) -> int:
                              "'NAME:COLLECTOR_X=V,COLLECTOR_Y=W;NAME2:...' (default: the defaults)")
     parser.add_argument("--max-rate", type=float, default=0.0, help="spans/s taken as the maximum (default: measured)")
     parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="offered rates, as shares of the maximum")
+    parser.add_argument("--service-args", default="", help="extra collector serve flags, e.g. '--writer-insert-max-bytes 33554432'")
     parser.add_argument("--overload-seconds", type=float, default=60.0)
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
     variants = parse_variants(args.variants)
+    Bench.extra_args = args.service_args.split()
     figures: dict = {}
     maximum = args.max_rate
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         for name, env in variants:
-            insert_mib = int(env.get(INSERT_ENV, Config.writer_insert_max_bytes)) / (1 << 20)
+            insert_mib = (int(env[INSERT_ENV]) / (1 << 20) if INSERT_ENV in env
+                          else args.ceiling_segment_mib or Config.writer_insert_max_bytes / (1 << 20))
             key = "" if name == "default" else f"{name}:"
             if "ceiling" in phases or "transports" in phases:
                 # The same spans as the end-to-end load (when --spans is given), in inserts of the writer's size.

@@ -72,9 +72,10 @@ VARIANTS["exporter_default"] = lambda d: re.sub(
     "ORDER BY (AppId, toDateTime(Timestamp), ServiceName)", "ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))")
 VARIANTS["combined"] = lambda d: VARIANTS["order_service_route"](VARIANTS["attrs_zstd6"](
     VARIANTS["zstd3"](VARIANTS["time_codecs"](d))))
+VARIANTS["combined_alias"] = lambda d: VARIANTS["alias_http_copies"](VARIANTS["combined"](d))
 
 
-def run(spans: int, data_dir: Path) -> dict:
+def run(spans: int, data_dir: Path, names: list[str] | None = None) -> dict:
     store = open_store(data_dir)
     try:
         # The density of the 10M-span dataset: spans spread over a day in time order.
@@ -84,6 +85,8 @@ def run(spans: int, data_dir: Path) -> dict:
         base = _base_ddl()
         figures = {}
         for name, change in VARIANTS.items():
+            if names and name not in names:
+                continue
             ddl = change(base).replace("otel_traces", f"v_{name}", 1)
             store.command(f"DROP TABLE IF EXISTS v_{name}")
             store.command(ddl)
@@ -104,11 +107,12 @@ def run(spans: int, data_dir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--spans", type=int, default=300_000)
+    parser.add_argument("--variants", default="", help=f"comma-separated, of: {', '.join(VARIANTS)} (default all)")
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-variants-") as tmp:
-        figures = run(args.spans, Path(tmp))
-    common.record("schema_variants", figures, {"spans": args.spans}, args.results)
+        figures = run(args.spans, Path(tmp), [v for v in args.variants.split(",") if v])
+    common.record("schema_variants", figures, {"spans": args.spans, "variants": args.variants or "all"}, args.results)
     return 0
 
 

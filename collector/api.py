@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-import orjson
 from aiohttp import web
 
 from collector import metrics, openapi

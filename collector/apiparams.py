@@ -13,7 +13,6 @@ import re
 import orjson
 from aiohttp import web
 
-from collector.timerange import NS
 
 _STATUS = re.compile(r"^([1-5])(\d\d|xx)$", re.IGNORECASE)
 _METHOD = re.compile(r"^[A-Za-z]{1,16}$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -33,6 +34,7 @@ class Config:
     cluster: str = field(default="", metadata={"help": "ClickHouse cluster name for ON CLUSTER DDL (server stores only)"})
     log_format: str = field(default="text", metadata={"help": "text or json"})
     log_level: str = field(default="info", metadata={"help": "debug, info, warning or error"})
+    drain_delay_ms: int = field(default=0, metadata={"help": "on SIGTERM, keep serving this long with /readyz answering 503 so load balancers move traffic away first"})
     # --- receiver settings ---
     max_body_bytes: int = field(default=16 << 20, metadata={"help": "largest OTLP request body accepted, counted after decompression (413 above)"})
     max_spans_per_request: int = field(default=50_000, metadata={"help": "most spans one export request may carry (413 above)"})
@@ -72,6 +74,8 @@ class Config:
                 f"store_url: unknown scheme {scheme!r} in {_redact(self.resolved_store_url)!r}; "
                 f"use one of {', '.join(s + '://' for s in STORE_SCHEMES)}"
             )
+        if self.cluster and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.cluster):
+            problems.append(f"cluster: {self.cluster!r} must be a name of letters, digits, '_', '.' or '-'")
         if self.cluster and scheme == "chdb":
             problems.append("cluster: ON CLUSTER needs a ClickHouse server, not the embedded store")
         for name in ("grpc_port", "http_port", "api_port"):
@@ -80,6 +84,8 @@ class Config:
                 problems.append(f"{name}: {port} is not a TCP port (0-65535)")
         if self.retention_days < 1:
             problems.append(f"retention_days: {self.retention_days} must be at least 1")
+        if not 0 <= self.drain_delay_ms <= 600_000:
+            problems.append(f"drain_delay_ms: {self.drain_delay_ms} must be between 0 and 600000")
         if self.log_format not in ("text", "json"):
             problems.append(f"log_format: {self.log_format!r} must be text or json")
         if self.log_level not in ("debug", "info", "warning", "error"):

@@ -2,7 +2,9 @@
 
 ``/healthz`` answers as long as the process serves HTTP. ``/readyz`` asks every
 registered check and answers 503 naming each one that fails, so a load balancer
-stops sending traffic to an instance that cannot take it.
+stops sending traffic to an instance that cannot take it. Once shutdown begins
+it answers 503 ("draining") before anything else stops, so the balancer moves
+new exports elsewhere while this instance finishes what it accepted.
 """
 from __future__ import annotations
 
@@ -19,12 +21,16 @@ class Health:
     def __init__(self, timeout: float = 2.0):
         self._checks: dict[str, Check] = {}
         self._timeout = timeout
+        self.draining = False
 
     def add_check(self, name: str, check: Check) -> None:
         self._checks[name] = check
 
+    def start_draining(self) -> None:
+        self.draining = True
+
     async def problems(self) -> dict[str, str]:
-        found = {}
+        found = {"shutdown": "draining"} if self.draining else {}
         for name, check in self._checks.items():
             try:
                 reason = await asyncio.wait_for(check(), self._timeout)

@@ -5,9 +5,14 @@ existing install. A migration's statements are idempotent (``IF NOT EXISTS``,
 ``OR REPLACE``), so one interrupted half-way is simply applied again; it is
 recorded in ``schema_migrations`` only after all its statements succeeded.
 
-Files are templates with three variables, so one set of files serves a single
-node and a cluster: ``${ON_CLUSTER}``, ``${REPLICATED}`` (engine prefix) and
-``${RETENTION_DAYS}``.
+Files are templates, so one set of files serves a single node and a cluster
+(schema/README.md has the rule for writing them): ``${ON_CLUSTER}``,
+``${REPLICATED}`` (engine prefix), ``${RETENTION_DAYS}``, ``${LOCAL}`` (suffix of
+the per-shard storage tables), ``${CLUSTER}`` (the cluster's name as a string
+literal, for ``Distributed``) and ``${CLUSTER_ONLY}``, which starts a statement
+that only a cluster runs: the ``Distributed`` table in front of each storage
+table. On a single node ``${LOCAL}`` is empty and those statements are dropped,
+so the single-node schema is exactly what the files say without them.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
 
 MIGRATIONS_DDL = """
-CREATE TABLE IF NOT EXISTS schema_migrations ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS schema_migrations${LOCAL} ${ON_CLUSTER}
 (
     Version UInt32,
     Name String,
@@ -34,8 +39,14 @@ CREATE TABLE IF NOT EXISTS schema_migrations ${ON_CLUSTER}
     AppliedAt DateTime64(3) DEFAULT now64(3)
 )
 ENGINE = ${REPLICATED}ReplacingMergeTree
-ORDER BY Version
+ORDER BY Version;
+
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS schema_migrations ${ON_CLUSTER} AS schema_migrations${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), schema_migrations${LOCAL}, Version);
 """
+
+# What ${CLUSTER_ONLY} renders to on a single node: statements starting with it are dropped.
+SINGLE_NODE_SKIP = "/* cluster only */"
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,13 @@ class Migration:
         return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
     def statements(self, variables: dict[str, str]) -> list[str]:
-        rendered = Template(self.text).substitute(variables)
-        return split_statements(rendered)
+        return render(self.text, variables)
+
+
+def render(template: str, variables: dict[str, str]) -> list[str]:
+    """The statements of one template for one deployment, in order."""
+    statements = split_statements(Template(template).substitute(variables))
+    return [s for s in statements if not s.startswith(SINGLE_NODE_SKIP)]
 
 
 def split_statements(sql: str) -> list[str]:
@@ -82,7 +98,18 @@ def template_variables(cluster: str = "", retention_days: int = 30) -> dict[str,
         "ON_CLUSTER": f"ON CLUSTER `{cluster}`" if cluster else "",
         "REPLICATED": "Replicated" if cluster else "",
         "RETENTION_DAYS": str(int(retention_days)),
+        "LOCAL": LOCAL_SUFFIX if cluster else "",
+        "CLUSTER": "'" + cluster.replace("\\", "\\\\").replace("'", "\\'") + "'",
+        "CLUSTER_ONLY": "" if cluster else SINGLE_NODE_SKIP,
     }
+
+
+LOCAL_SUFFIX = "_local"
+
+
+def cluster_settings(cluster: str) -> dict | None:
+    """Writes through a Distributed table return once every shard has them."""
+    return {"distributed_foreground_insert": 1} if cluster else None
 
 
 def applied_versions(store: Store) -> set[int]:
@@ -92,7 +119,10 @@ def applied_versions(store: Store) -> set[int]:
 def migrate(store: Store, cluster: str = "", retention_days: int = 30, schema_dir: Path = SCHEMA_DIR) -> list[Migration]:
     """Apply every migration not yet recorded; return the ones applied now."""
     variables = template_variables(cluster, retention_days)
-    store.command(Template(MIGRATIONS_DDL).substitute(variables))
+    if cluster:  # the store created the database on the one server it reached; every node needs it
+        store.command(f"CREATE DATABASE IF NOT EXISTS `{store.database}` {variables['ON_CLUSTER']}")
+    for statement in render(MIGRATIONS_DDL, variables):
+        store.command(statement)
     done = applied_versions(store)
     applied = []
     for migration in discover(schema_dir):
@@ -105,6 +135,7 @@ def migrate(store: Store, cluster: str = "", retention_days: int = 30, schema_di
             "schema_migrations",
             [[migration.version, migration.name, migration.checksum]],
             column_names=["Version", "Name", "Checksum"],
+            settings=cluster_settings(cluster),
         )
         applied.append(migration)
     apply_retention(store, retention_days, cluster)
@@ -127,9 +158,11 @@ def apply_retention(store: Store, retention_days: int, cluster: str = "") -> Non
     The TTL is changed without rewriting existing parts; parts older than the
     new limit are dropped whole as their day ends (ttl_only_drop_parts).
     """
-    on_cluster = template_variables(cluster)["ON_CLUSTER"]
+    variables = template_variables(cluster)
+    on_cluster = variables["ON_CLUSTER"]
     days = int(retention_days)
-    for table, column in RETENTION_TABLES.items():
+    for name, column in RETENTION_TABLES.items():
+        table = name + variables["LOCAL"]  # the TTL lives on the storage tables, not the Distributed ones
         current = store.rows(
             "SELECT create_table_query FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
             {"t": table},

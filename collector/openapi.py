@@ -52,6 +52,24 @@ ANALYTICS = _obj(
 )
 
 
+STR, INT, NUM, OBJ = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "object"}
+SPAN = _obj(
+    spanId=STR, parentSpanId={"type": ["string", "null"]}, depth=INT, name=STR, kind=STR, service=STR, appId=STR,
+    start=STR, startUnixNano=STR, durationMs=NUM, status=_obj(code=STR, message=STR), attributes=OBJ,
+    resourceAttributes=OBJ, scope=_obj(name=STR, version=STR), traceState=STR,
+    events={"type": "array", "items": _obj(time=STR, name=STR, attributes=OBJ)},
+    links={"type": "array", "items": _obj(traceId=STR, spanId=STR, traceState=STR, attributes=OBJ)},
+)
+ERROR_ROW = _obj(
+    appId=STR, route=STR, method=STR, status=INT, errorType=STR, message=STR, count=INT,
+    firstSeen=STR, lastSeen=STR, sampleTraceIds={"type": "array", "items": STR},
+)
+IP_ROW = _obj(
+    ip=STR, requests=INT, errors=INT, serverErrors=INT, firstSeen=STR, lastSeen=STR,
+    topRoutes={"type": "array", "items": _obj(route=STR, requests=INT)},
+)
+
+
 def _responses_path(cls: str) -> dict:
     params = [APP, *RANGE, _q("interval", "bucket size, whole minutes (1m, 15m, 1h, 1d); default chosen from the range"),
               _q("top", "how many routes in byRoute (1-1000, default 20)", {"type": "integer", "minimum": 1, "maximum": 1000})]
@@ -78,7 +96,7 @@ def document() -> dict:
             "Every span of a trace as a tree (capped; truncated says so)",
             [_p("traceId", "32 hexadecimal characters", {"type": "string", "pattern": "^[0-9a-fA-F]{32}$"})],
             _ok("the trace", _obj(traceId={"type": "string"}, spanCount={"type": "integer"}, returned={"type": "integer"},
-                                  truncated={"type": "boolean"}, spans={"type": "array", "items": {"type": "object"}})),
+                                  truncated={"type": "boolean"}, spans={"type": "array", "items": SPAN})),
             404,
         ),
         **{f"/api/analytics/{c}-responses": _responses_path(c) for c in ("2xx", "3xx", "4xx", "5xx")},
@@ -86,7 +104,7 @@ def document() -> dict:
             "Server errors grouped by application, route, method, status and error, with samples",
             [APP, *RANGE, _q("limit", "groups (1-1000, default 100)", {"type": "integer", "minimum": 1, "maximum": 1000})],
             _ok("error groups", _obj(**{"from": {"type": "string"}}, to={"type": "string"}, total={"type": "integer"},
-                                     groups={"type": "integer"}, errors={"type": "array", "items": {"type": "object"}})),
+                                     groups={"type": "integer"}, errors={"type": "array", "items": ERROR_ROW})),
             404,
         ),
         "/api/applications/{id}/ips": _get(
@@ -96,7 +114,7 @@ def document() -> dict:
              _q("order", "asc or desc", {"type": "string", "enum": ["asc", "desc"]}),
              _q("limit", "rows (1-1000, default 100)", {"type": "integer", "minimum": 1, "maximum": 1000}),
              _q("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": 1000000})],
-            _ok("client IPs", _obj(appId={"type": "string"}, total={"type": "integer"}, ips={"type": "array", "items": {"type": "object"}},
+            _ok("client IPs", _obj(appId={"type": "string"}, total={"type": "integer"}, ips={"type": "array", "items": IP_ROW},
                                    nextOffset={"type": ["integer", "null"]}, **{"from": {"type": "string"}}, to={"type": "string"})),
             404,
         ),

@@ -88,7 +88,7 @@ class Queries:
     def __init__(self, store: Store):
         self.store = store
         self._sql = {name: load(name) for name in (
-            "trace_span_counts", "trace_bounds", "trace_spans", "trace_span_total",
+            "trace_span_counts", "trace_spans", "trace_span_total",
             "responses_buckets", "responses_routes", "server_errors", "client_ip_routes",
         )}
 
@@ -119,14 +119,13 @@ class Queries:
 
     async def trace(self, apps: list[str], trace_id: str, cap: int) -> tuple[list[dict], int] | None:
         """The first ``cap`` spans of a trace and its span total; None when not found."""
-        lo, hi, found = (await self.store.arows(self._sql["trace_bounds"], {"trace_id": trace_id}, settings=SETTINGS))[0]
-        if not found:
-            return None
-        params = {"apps": apps, "trace_id": trace_id, "lo": lo, "hi": hi}
-        total = (await self.store.arows(self._sql["trace_span_total"], params, settings=SETTINGS))[0][0]
-        if not total:
-            return None
+        params = {"apps": apps, "trace_id": trace_id}
         spans = await self.store.adicts(self._sql["trace_spans"], dict(params, cap=cap), settings=SETTINGS)
+        if not spans:
+            return None
+        total = len(spans)
+        if total >= cap:
+            total = (await self.store.arows(self._sql["trace_span_total"], params, settings=SETTINGS))[0][0]
         return spans, total
 
     async def responses(self, apps: list[str], rng: TimeRange, step_s: int, status: tuple[int, int], top: int):

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from collector import migrate
+from collector import exposition, migrate
 from collector.config import Config
 from collector.health import Health
 from collector.pipeline import Pipeline
@@ -65,6 +65,7 @@ class Service:
         self.health = Health()
         self.api_app = web.Application(client_max_size=1 << 20)
         self.api_app.add_routes(self.health.routes())
+        exposition.install(self.api_app)
         self.components: list[Component] = []
         self._started: list[Component] = []
         self._stopping = asyncio.Event()
@@ -127,6 +128,7 @@ class Service:
         await asyncio.to_thread(self.store.close)
 
     def stop(self) -> None:
+        self.health.start_draining()
         self._stopping.set()
 
     async def run(self) -> None:
@@ -137,6 +139,10 @@ class Service:
         log.info("collector ready")
         try:
             await self._stopping.wait()
+            if self.config.drain_delay_ms:
+                # /readyz already answers 503: give the balancers' health checks time to notice
+                log.info("draining: still serving for %d ms", self.config.drain_delay_ms)
+                await asyncio.sleep(self.config.drain_delay_ms / 1000)
         finally:
             log.info("shutting down")
             await self.shutdown()

@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from collector.store import Store, StoreError
 
@@ -100,9 +101,7 @@ def active(store: Store) -> dict[str, Grant]:
     return {h: Grant(i, n, frozenset(a)) for h, i, n, a in rows}
 
 
-def _now():
-    from datetime import datetime, timezone
-
+def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 

@@ -26,8 +26,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def tokens_command(cfg: Config, args: argparse.Namespace) -> int:
     request = {"apps": args.apps, "name": args.name, "id": args.token_id}
     try:
+        # refuse a malformed command before reaching for the store
         if args.action == "create":
-            tokens.parse_apps(args.apps)  # refuse before reaching for the store
+            tokens.parse_apps(args.apps)
+        if args.action == "revoke" and not args.token_id:
+            raise tokens.TokenError("revoke: name the id of the token (tokens list shows it)")
         result = _run(cfg, args.action, request)
     except (tokens.TokenError, KeyCommandError) as exc:
         print(f"collector: {exc}", file=sys.stderr)

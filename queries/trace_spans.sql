@@ -1,5 +1,7 @@
 -- GET /api/traces/<traceId>: the spans of one trace, at most cap of them, earliest
--- first; read within the trace's time range so the primary key narrows the read.
+-- first. The trace's first and last second come from the id -> time table (scalar
+-- subqueries, evaluated first), so the primary key narrows the read of otel_traces
+-- to those seconds instead of a scan.
 SELECT
     SpanId, ParentSpanId, TraceState, SpanName, SpanKind, ServiceName, AppId,
     toUnixTimestamp64Nano(Timestamp) AS StartNs, Duration, StatusCode, StatusMessage,
@@ -11,7 +13,7 @@ SELECT
 FROM otel_traces
 WHERE AppId IN {apps:Array(String)}
     AND TraceId = {trace_id:String}
-    AND toDateTime(Timestamp) >= toDateTime({lo:UInt32})
-    AND toDateTime(Timestamp) <= toDateTime({hi:UInt32})
+    AND toDateTime(Timestamp) >= (SELECT min(Start) FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String})
+    AND toDateTime(Timestamp) <= (SELECT max(End) FROM otel_traces_trace_id_ts WHERE TraceId = {trace_id:String})
 ORDER BY Timestamp, SpanId
 LIMIT {cap:UInt32}

@@ -2,7 +2,9 @@
 -- exporter so Grafana's ClickHouse plugin reads this table as it is, plus the columns
 -- this product's HTTP analytics filter and group by (AppId, Http*, ClientIp, UserAgent).
 -- Sorted per application, then by time: every query of the product is scoped that way.
-CREATE TABLE IF NOT EXISTS otel_traces ${ON_CLUSTER}
+-- On a cluster this is the storage table of one shard (otel_traces_local); readers and
+-- the landing views use the Distributed table otel_traces below (schema/README.md).
+CREATE TABLE IF NOT EXISTS otel_traces${LOCAL} ${ON_CLUSTER}
 (
     Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
     TraceId String CODEC(ZSTD(1)),
@@ -47,10 +49,16 @@ ORDER BY (AppId, toDateTime(Timestamp), ServiceName)
 TTL toDateTime(Timestamp) + toIntervalDay(${RETENTION_DAYS})
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+-- Cluster only: every shard's spans through one name. The spans of one trace all go
+-- to the shard its id hashes to, so a trace is read from one shard and its time range
+-- below is computed whole, next to it.
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS otel_traces ${ON_CLUSTER} AS otel_traces${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), otel_traces${LOCAL}, cityHash64(TraceId));
+
 -- First and last time of each trace, so a lookup by id reads a few granules of
 -- otel_traces instead of scanning it (the gap behind Grafana ClickHouse plugin
 -- issues 724, 1705 and 1786).
-CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts${LOCAL} ${ON_CLUSTER}
 (
     TraceId String CODEC(ZSTD(1)),
     Start DateTime CODEC(Delta, ZSTD(1)),
@@ -63,12 +71,16 @@ ORDER BY (TraceId, Start)
 TTL Start + toIntervalDay(${RETENTION_DAYS})
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS otel_traces_trace_id_ts ${ON_CLUSTER} AS otel_traces_trace_id_ts${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), otel_traces_trace_id_ts${LOCAL}, cityHash64(TraceId));
+
+-- Fed by each shard's own inserts: local table to local table.
 CREATE MATERIALIZED VIEW IF NOT EXISTS otel_traces_trace_id_ts_mv ${ON_CLUSTER}
-TO otel_traces_trace_id_ts
+TO otel_traces_trace_id_ts${LOCAL}
 AS SELECT
     TraceId,
     min(Timestamp) AS Start,
     max(Timestamp) AS End
-FROM otel_traces
+FROM otel_traces${LOCAL}
 WHERE TraceId != ''
 GROUP BY TraceId;

@@ -50,7 +50,7 @@ class InProcessApi:
         return f"http://127.0.0.1:{self.port}"
 
     async def _start(self):
-        app = web.Application()
+        app = self.api_app = web.Application()
         self.api.install(app)
         await self.api.start()
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)

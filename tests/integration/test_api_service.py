@@ -27,6 +27,18 @@ def cli_ok(data, *args) -> str:
     return result.stdout.strip()
 
 
+def wait_for_rows(svc, token: str, count: int, timeout: float = 30.0, **window) -> None:
+    """The receivers acknowledge once spans are in the write-ahead log; the writer puts
+    them in the store a moment later. Wait until the API sees them all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body, _ = get(svc.api_url, "/api/traces", token, limit=1000, **window)
+        if status == 200 and len(body["traces"]) >= count:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the API did not see {count} traces within {timeout} s")
+
+
 def sdk_spans(times_and_statuses: list[tuple[int, int]], route: str = "/api/items/:id") -> list:
     """One SERVER span per (start ns, status), made by the SDK with explicit times."""
     memory = InMemorySpanExporter()
@@ -52,6 +64,7 @@ def test_sdk_spans_through_the_receiver_read_back_in_utc_buckets_by_a_service_in
         key = cli_ok(data, "keys", "create", "--app", "shop")
         token = cli_ok(data, "tokens", "create", "--apps", "shop", "--name", "e2e")
         assert http_exporter(svc.otlp_http_url, key).export(spans) == SpanExportResult.SUCCESS
+        wait_for_rows(svc, token, len(spans), **{"from": iso(base), "to": iso(base + 2 * 3600 * NS)})
         window = {"from": iso(base), "to": iso(base + 2 * 3600 * NS), "interval": "1h"}
         status, body, _ = get(svc.api_url, "/api/analytics/4xx-responses", token, **window)
         assert status == 200, body
@@ -67,6 +80,9 @@ def test_sdk_spans_through_the_receiver_read_back_in_utc_buckets_by_a_service_in
         assert status == 200 and trace["spans"][0]["attributes"]["http.status_code"] == "500"
         _, errors, _ = get(svc.api_url, "/api/analytics/500-errors", token, **window)
         assert errors["total"] == 1 and errors["errors"][0]["sampleTraceIds"] == [trace_id]
+        # the hourly IP rollup: 10:00Z-11:00Z holds the five 200s and the 404 at 10:59:59.999
+        _, ips, _ = get(svc.api_url, "/api/applications/shop/ips", token, **{"from": iso(base), "to": iso(base + 3600 * NS)})
+        assert [(i["ip"], i["requests"], i["errors"]) for i in ips["ips"]] == [("198.51.100.9", 6, 1)]
     assert svc.proc.returncode == 0, svc.log()
 
 
@@ -97,15 +113,24 @@ def test_schemathesis_finds_no_server_error(tmp_path):
         now = time.time_ns()
         spans = sdk_spans([(now - i * 7 * NS, s) for i, s in enumerate([200, 201, 302, 404, 500, 503] * 5)])
         assert http_exporter(svc.otlp_http_url, key).export(spans) == SpanExportResult.SUCCESS
+        wait_for_rows(svc, token, len(spans), **{"from": "1h"})
+        # real identifiers for the path parameters, so those operations reach their queries
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(
+            '[[operations]]\ninclude-name = "GET /api/applications/{id}/ips"\nparameters = { id = "shop" }\n'
+            '[[operations]]\ninclude-name = "GET /api/traces/{traceId}"\n'
+            f'parameters = {{ traceId = "{format(spans[0].context.trace_id, "032x")}" }}\n'
+        )
         started = time.monotonic()
         run = subprocess.run(
-            [str(Path(sys.executable).parent / "schemathesis"), "run", svc.api_url + "/api/openapi.json",
+            [str(Path(sys.executable).parent / "schemathesis"), "--config-file", str(config), "run", svc.api_url + "/api/openapi.json",
              "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error,status_code_conformance,"
              "content_type_conformance,response_schema_conformance", "--max-examples", "25", "--seed", "7",
              "--workers", "2"],
             capture_output=True, text=True, timeout=120,
         )
         assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+        assert "Missing test data" not in run.stdout, run.stdout[-3000:]
         assert time.monotonic() - started < 60
         # (aiohttp's own parser logs the malformed-header probes it answers 400; our handlers log nothing)
         assert "ERROR collector" not in svc.log()

@@ -44,3 +44,11 @@ def test_unwritable_data_dir_is_named(tmp_path):
 def test_password_is_not_echoed(tmp_path):
     problems = Config(data_dir=str(tmp_path), store_url="ftp://u:secret@h/db").validate()
     assert "secret" not in problems[0]
+
+
+def test_cluster_name_must_be_a_plain_name(tmp_path):
+    from collector.config import Config
+
+    bad = Config(data_dir=str(tmp_path), store_url="http://h:8123/db", cluster="prod`; DROP")
+    assert any(p.startswith("cluster: ") for p in bad.validate())
+    assert Config(data_dir=str(tmp_path), store_url="http://h:8123/db", cluster="otel-prod_1").validate() == []
