@@ -20,16 +20,17 @@ from pathlib import Path
 from benchmarks import common
 from benchmarks.otlp_pool import Pool
 from benchmarks.store_ceiling import build_segments, bytes_per_span, insert_segments, open_store
+from collector import migrate
 from collector.migrate import SCHEMA_DIR
 
 DAY_NS = 86_400 * 10**9
 
 
 def _base_ddl() -> str:
+    """The single-node otel_traces DDL, rendered by the project's own migration code."""
     text = (SCHEMA_DIR / "001_otel_traces.sql").read_text()
-    ddl = re.search(r"CREATE TABLE IF NOT EXISTS otel_traces \$\{ON_CLUSTER\}.*?;", text, re.S).group(0)
-    ddl = ddl.replace("${ON_CLUSTER}", "").replace("${REPLICATED}", "").replace("${RETENTION_DAYS}", "30")
-    return "\n".join(line.split("--")[0] for line in ddl.splitlines())
+    statements = migrate.render(text, migrate.template_variables())
+    return next(st for st in statements if re.match(r"CREATE TABLE IF NOT EXISTS otel_traces\s", st)) + ";"
 
 
 def _retype(ddl: str, column: str, new_type_and_codec: str) -> str:

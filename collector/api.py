@@ -8,11 +8,11 @@ application answers 404, exactly as one that does not exist.
 from __future__ import annotations
 
 import logging
-import time
 
 from aiohttp import web
 
 from collector import metrics, openapi
+from collector.exposition import route_label
 from collector.apiparams import GRANT, BadRequest, HttpError, json_response
 from collector.config import Config
 from collector.handlers import Handlers
@@ -30,12 +30,6 @@ def error_response(status: int, message: str, headers: dict | None = None, **ext
     return json_response({"error": message, **extra}, status, headers)
 
 
-def route_label(request: web.Request) -> str:
-    route = request.match_info.route
-    resource = getattr(route, "resource", None)
-    return resource.canonical if resource is not None else "unmatched"
-
-
 class Api:
     """Routes, middlewares and the token cache; a component of the service."""
 
@@ -46,7 +40,8 @@ class Api:
         self.handlers = Handlers(config, store)
 
     def install(self, app: web.Application) -> None:
-        app.middlewares.extend([self.metrics_mw, self.errors_mw, self.rate_limit_mw, self.auth_mw])
+        # Counting requests is exposition.instrument's, installed with /metrics.
+        app.middlewares.extend([self.errors_mw, self.rate_limit_mw, self.auth_mw])
         app.add_routes(self.handlers.routes())
         app.router.add_get("/api/openapi.json", self.openapi)
 
@@ -58,17 +53,6 @@ class Api:
 
     async def openapi(self, request: web.Request) -> web.Response:
         return json_response(openapi.document())
-
-    @web.middleware
-    async def metrics_mw(self, request: web.Request, handler) -> web.StreamResponse:
-        route, started, status = route_label(request), time.perf_counter(), 500
-        try:
-            response = await handler(request)
-            status = response.status
-            return response
-        finally:
-            metrics.API_REQUESTS.labels(route, str(status)).inc()
-            metrics.API_REQUEST_SECONDS.labels(route).observe(time.perf_counter() - started)
 
     @web.middleware
     async def errors_mw(self, request: web.Request, handler) -> web.StreamResponse:

@@ -6,7 +6,7 @@
 -- same token is not counted twice here either.
 
 -- Responses per application, minute, status, route and method.
-CREATE TABLE IF NOT EXISTS http_responses_1m ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS http_responses_1m${LOCAL} ${ON_CLUSTER}
 (
     AppId LowCardinality(String),
     Minute DateTime('UTC'),
@@ -21,8 +21,11 @@ ORDER BY (AppId, Minute, HttpStatusCode, HttpRoute, HttpMethod)
 TTL Minute + toIntervalDay(${RETENTION_DAYS})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS http_responses_1m ${ON_CLUSTER} AS http_responses_1m${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), http_responses_1m${LOCAL}, rand());
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS http_responses_1m_mv ${ON_CLUSTER}
-TO http_responses_1m
+TO http_responses_1m${LOCAL}
 AS SELECT
     AppId,
     toStartOfMinute(Timestamp) AS Minute,
@@ -30,7 +33,7 @@ AS SELECT
     HttpRoute,
     HttpMethod,
     count() AS Requests
-FROM otel_traces
+FROM otel_traces${LOCAL}
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND HttpStatusCode BETWEEN 100 AND 599
 GROUP BY AppId, Minute, HttpStatusCode, HttpRoute, HttpMethod;
 
@@ -38,7 +41,7 @@ GROUP BY AppId, Minute, HttpStatusCode, HttpRoute, HttpMethod;
 -- last time seen and a few trace ids to open. The error is the exception type of the
 -- span's first exception event, and the status message (else the exception message),
 -- cut to 200 characters so one noisy message cannot blow up the table.
-CREATE TABLE IF NOT EXISTS http_server_errors_1m ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS http_server_errors_1m${LOCAL} ${ON_CLUSTER}
 (
     AppId LowCardinality(String),
     Minute DateTime('UTC'),
@@ -58,8 +61,11 @@ ORDER BY (AppId, Minute, HttpRoute, HttpMethod, HttpStatusCode, ErrorType, Error
 TTL Minute + toIntervalDay(${RETENTION_DAYS})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS http_server_errors_1m ${ON_CLUSTER} AS http_server_errors_1m${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), http_server_errors_1m${LOCAL}, rand());
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS http_server_errors_1m_mv ${ON_CLUSTER}
-TO http_server_errors_1m
+TO http_server_errors_1m${LOCAL}
 AS SELECT
     AppId,
     toStartOfMinute(Timestamp) AS Minute,
@@ -73,13 +79,13 @@ AS SELECT
     min(Timestamp) AS FirstSeen,
     max(Timestamp) AS LastSeen,
     groupUniqArrayState(5)(TraceId) AS SampleTraceIds
-FROM otel_traces
+FROM otel_traces${LOCAL}
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND HttpStatusCode BETWEEN 500 AND 599
 GROUP BY AppId, Minute, HttpRoute, HttpMethod, HttpStatusCode, ErrorType, ErrorMessage;
 
 -- Requests per application, hour and client IP, for the IPs view; hourly because client
 -- addresses are many (a per-minute table would be nearly as large as the spans).
-CREATE TABLE IF NOT EXISTS http_client_ips_1h ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS http_client_ips_1h${LOCAL} ${ON_CLUSTER}
 (
     AppId LowCardinality(String),
     Hour DateTime('UTC'),
@@ -96,8 +102,11 @@ ORDER BY (AppId, Hour, ClientIp)
 TTL Hour + toIntervalDay(${RETENTION_DAYS})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS http_client_ips_1h ${ON_CLUSTER} AS http_client_ips_1h${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), http_client_ips_1h${LOCAL}, rand());
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS http_client_ips_1h_mv ${ON_CLUSTER}
-TO http_client_ips_1h
+TO http_client_ips_1h${LOCAL}
 AS SELECT
     AppId,
     toStartOfHour(toDateTime(Timestamp, 'UTC')) AS Hour,
@@ -107,12 +116,12 @@ AS SELECT
     countIf(HttpStatusCode >= 500) AS ServerErrors,
     min(Timestamp) AS FirstSeen,
     max(Timestamp) AS LastSeen
-FROM otel_traces
+FROM otel_traces${LOCAL}
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND ClientIp != ''
 GROUP BY AppId, Hour, ClientIp;
 
 -- Requests per application, hour, client IP and route: the top routes of the IPs on a page.
-CREATE TABLE IF NOT EXISTS http_client_ip_routes_1h ${ON_CLUSTER}
+CREATE TABLE IF NOT EXISTS http_client_ip_routes_1h${LOCAL} ${ON_CLUSTER}
 (
     AppId LowCardinality(String),
     Hour DateTime('UTC'),
@@ -126,14 +135,17 @@ ORDER BY (AppId, Hour, ClientIp, HttpRoute)
 TTL Hour + toIntervalDay(${RETENTION_DAYS})
 SETTINGS ttl_only_drop_parts = 1, non_replicated_deduplication_window = 10000;
 
+${CLUSTER_ONLY}CREATE TABLE IF NOT EXISTS http_client_ip_routes_1h ${ON_CLUSTER} AS http_client_ip_routes_1h${LOCAL}
+ENGINE = Distributed(${CLUSTER}, currentDatabase(), http_client_ip_routes_1h${LOCAL}, rand());
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS http_client_ip_routes_1h_mv ${ON_CLUSTER}
-TO http_client_ip_routes_1h
+TO http_client_ip_routes_1h${LOCAL}
 AS SELECT
     AppId,
     toStartOfHour(toDateTime(Timestamp, 'UTC')) AS Hour,
     ClientIp,
     HttpRoute,
     count() AS Requests
-FROM otel_traces
+FROM otel_traces${LOCAL}
 WHERE SpanKind = 'SPAN_KIND_SERVER' AND ClientIp != ''
 GROUP BY AppId, Hour, ClientIp, HttpRoute;

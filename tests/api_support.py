@@ -13,7 +13,7 @@ import urllib.request
 
 from aiohttp import web
 
-from collector import landing
+from collector import exposition, landing
 from collector.api import Api
 from collector.config import Config
 from tests.otlp_factory import kv, make_request
@@ -51,6 +51,7 @@ class InProcessApi:
 
     async def _start(self):
         app = self.api_app = web.Application()
+        exposition.install(app)
         self.api.install(app)
         await self.api.start()
         self.runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -95,3 +95,100 @@ def test_json_with_numbers_for_int64_and_unknown_fields_gives_the_same_rows(stor
     land(store, "protobuf", request.SerializeToString(), "pb")
     land(store, "json", json.dumps(doc).encode(), "js")
     assert rows(store, "pb") == rows(store, "js")
+
+
+def edge_bodies() -> dict[str, bytes]:
+    """Bodies at the edges of what the OTLP/JSON fast check passes on unchanged."""
+    import json
+
+    def doc_with(change) -> bytes:
+        doc = json.loads(to_json(rich_request()))
+        spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        change(doc, spans)
+        return json.dumps(doc).encode().replace(b'"1e400"', b"1e400")  # json.dumps writes inf as Infinity
+
+    def ints(doc, spans):
+        spans[0]["attributes"] += [{"key": k, "value": {"intValue": v}} for k, v in
+                                   (("a", 2**63 - 1), ("b", -(2**63)), ("c", "-999999999999999999"), ("d", "-0"))]
+        spans[0]["attributes"] += [{"key": "e", "value": {"doubleValue": 3}}, {"key": "f", "value": {"arrayValue": {"values": None}}}]
+        spans[1]["events"][0]["timeUnixNano"] = 0
+        spans[2]["startTimeUnixNano"], spans[2]["endTimeUnixNano"] = int(spans[2]["startTimeUnixNano"]), 2**63 - 1
+
+    def ids_and_enums(doc, spans):
+        for span in spans:
+            span["traceId"], span["spanId"] = span["traceId"].upper(), span["spanId"].upper()
+        spans[0]["parentSpanId"] = spans[0]["parentSpanId"].upper()
+        spans[1]["kind"], spans[1]["status"] = 2**31 - 1, {"code": -(2**31)}
+        spans[2]["status"], spans[2]["attributes"][0]["value"] = None, None
+        doc["resourceSpans"][0]["resource"] = None
+
+    def text_fields(doc, spans):
+        spans[0]["name"], spans[0]["attributes"][0]["key"] = 5, 6
+        spans[1]["name"], spans[1]["futureField"] = "1e400", "1e400"  # beyond a double: read as text or skipped
+        spans[2]["attributes"][0]["value"] = {"stringValue": "é" * 64}
+        doc["resourceSpans"].append({"scopeSpans": None})
+
+    return {f.__name__: doc_with(f) for f in (ints, ids_and_enums, text_fields)}
+
+
+def test_every_body_the_fast_check_passes_unchanged_lands(store):
+    from collector.otlp_checks import Limits, check_json
+
+    for name, body in edge_bodies().items():
+        checked = check_json(body, Limits(max_value_length=64))
+        assert checked.body is body and checked.spans == 4, name
+        land(store, "json", body, name)
+    assert store.rows("SELECT AppId, count() FROM otel_traces GROUP BY AppId ORDER BY AppId") == [
+        ("ids_and_enums", 4), ("ints", 4), ("text_fields", 4)]
+
+
+def odd_bodies() -> dict[str, bytes]:
+    """Wrong JSON types in places the store reads; some it reads anyway."""
+    import json
+
+    def setter(*path):
+        def change(doc, value):
+            span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+            target = {"doc": doc, "rs": doc["resourceSpans"][0], "ss": doc["resourceSpans"][0]["scopeSpans"][0],
+                      "span": span, "kv": span["attributes"][0]}[path[0]]
+            target[path[1]] = value
+        return change
+
+    cases = {
+        "attributes {}": (setter("span", "attributes"), {}), "events {}": (setter("span", "events"), {}),
+        "links ''": (setter("span", "links"), ""), "status []": (setter("span", "status"), []),
+        "resource []": (setter("rs", "resource"), []), "scope 'x'": (setter("ss", "scope"), "x"),
+        "scopeSpans {}": (setter("rs", "scopeSpans"), {}), "spans {}": (setter("ss", "spans"), {}),
+        "value ''": (setter("kv", "value"), ""), "values {}": (setter("kv", "value"), {"arrayValue": {"values": {}}}),
+        "start in other digits": (setter("span", "startTimeUnixNano"), "١٧٩٦٣٠٧١٠٢٠٧٠٤٢٢١٩٣"),
+        "parent 0": (setter("span", "parentSpanId"), 0), "key {}": (setter("kv", "key"), {"a": 1}),
+        "name [1]": (setter("span", "name"), [1]), "traceState 5": (setter("span", "traceState"), 5),
+        "status message {}": (setter("span", "status"), {"message": {"x": 1}}),
+        "double 2**70": (setter("kv", "value"), {"doubleValue": 2**70}),
+    }
+    out = {}
+    for name, (change, value) in cases.items():
+        doc = json.loads(to_json(make_request(2)))
+        change(doc, value)
+        out[name] = json.dumps(doc).encode()
+    return out
+
+
+def test_json_checks_refuse_what_would_fail_the_insert_and_pass_what_lands(store):
+    """A refused body would have failed the insert of a whole log segment."""
+    from collector.otlp_checks import Invalid, Limits, check_json
+
+    verdicts = {}
+    for name, body in odd_bodies().items():
+        try:
+            body = check_json(body, Limits()).body
+            refused = False
+        except Invalid:
+            refused = True
+        try:
+            land(store, "json", body, name)
+            landed = store.rows("SELECT count() FROM otel_traces WHERE AppId = {a:String}", {"a": name}) == [(2,)]
+        except Exception:  # noqa: BLE001 - any failure of the insert
+            landed = False
+        verdicts[name] = (refused, landed)
+    assert {name: v for name, v in verdicts.items() if v not in ((True, False), (False, True))} == {}

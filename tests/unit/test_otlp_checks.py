@@ -108,3 +108,18 @@ def test_long_value_scan_misses_no_value_over_the_limit(limit):
         checked = check_protobuf(request.SerializeToString(), Limits(100, limit))
         value = {a.key: a.value.string_value for a in spans_of(ExportTraceServiceRequest.FromString(checked.body))[0].attributes}["v"]
         assert len(value) == (limit if cut else length)
+
+
+@pytest.mark.parametrize(("where", "key", "value"), [
+    ("span", "attributes", {}), ("span", "events", {}), ("span", "links", ""), ("span", "status", []),
+    ("rs", "resource", []), ("rs", "resource", ""), ("rs", "scopeSpans", {}), ("ss", "scope", "x"), ("ss", "spans", {}),
+    ("kv", "value", ""), ("kv", "value", {"arrayValue": {"values": {}}}), ("span", "startTimeUnixNano", "١٧٩٦"),
+])
+def test_json_of_types_the_store_could_not_read_is_invalid(where, key, value):
+    """Each of these failed a ClickHouse insert (tests/integration/test_landing_json.py)."""
+    doc = json.loads(to_json(make_request(2)))
+    rs = doc["resourceSpans"][0]
+    span = rs["scopeSpans"][0]["spans"][0]
+    {"rs": rs, "ss": rs["scopeSpans"][0], "span": span, "kv": span["attributes"][0]}[where][key] = value
+    with pytest.raises(Invalid):
+        check_json(json.dumps(doc).encode(), LIMITS)
