@@ -32,6 +32,7 @@ from pathlib import Path
 
 from benchmarks import common
 from collector import admin
+from collector.config import Config
 from tests.harness import ServiceProcess
 
 TRANSPORTS = {
@@ -42,6 +43,7 @@ TRANSPORTS = {
     "http-json-gzip": ["--transport", "http", "--encoding", "json", "--gzip"],
     "grpc-gzip": ["--transport", "grpc", "--gzip"],
 }
+INSERT_ENV = "COLLECTOR_WRITER_INSERT_MAX_BYTES"
 SWEEP = (0.25, 0.5, 0.75, 0.9, 1.0, 1.25, 1.5)
 
 
@@ -59,8 +61,9 @@ class Bench:
 
     extra_args: list[str] = []  # service settings under test (--service-args)
 
-    def __init__(self, data_dir: Path, connections: int):
-        self.svc = ServiceProcess(data_dir, args=["--log-level", "warning", *self.extra_args])
+    def __init__(self, data_dir: Path, connections: int, env: dict[str, str] | None = None, spans: int = 0):
+        self.svc = ServiceProcess(data_dir, env=env, args=["--log-level", "warning", *self.extra_args])
+        self.spans = spans  # per load: a fixed count (the ceiling's), or 0 for as many as --duration allows
         self.connections = connections
         self.keys: dict[str, str] = {}
 
@@ -96,14 +99,24 @@ class Bench:
                 "--duration", str(duration), "--connections", str(self.connections)]
         if rate:
             args += ["--rate", str(round(rate))]
+        if self.spans:
+            args += ["--max-requests", str(max(1, self.spans // 1000))]
         threads0 = common.thread_cpu_seconds(pid)
+        anon = _AnonSampler(pid)
         cpu0, main0, started = common.process_cpu_seconds(pid), _main_thread_cpu(pid), time.perf_counter()
         figures = run_json(args, duration + 60)
         drain = self.wait_drained() if drain else 0.0
         elapsed = time.perf_counter() - started
         cpu, main = common.process_cpu_seconds(pid) - cpu0, _main_thread_cpu(pid) - main0
+        # The merges the inserts caused go on after the log is empty; the ceiling pays for its own.
+        settle = wait_cpu_quiet(pid) if drain else 0.0
+        settled_cpu = common.process_cpu_seconds(pid) - cpu0
+        anon.stop()
         spans = max(figures["acked_spans"], 1)
-        figures.update(app=app, transport=transport, drain_s=round(drain, 2),
+        figures.update(app=app, transport=transport, drain_s=round(drain, 2), settle_s=round(settle, 2),
+                       settled_cpu_us_per_span=round(settled_cpu / spans * 1e6, 2),
+                       peak_rss_mib=round(common.peak_rss_bytes(pid) / (1 << 20), 1),
+                       max_sampled_anon_rss_mib=round(anon.peak / (1 << 20), 1),
                        stored_spans_per_s=round(figures["acked_spans"] / elapsed),
                        service_cpu_us_per_span=round(cpu / spans * 1e6, 2),
                        main_thread_cpu_us_per_span=round(main / spans * 1e6, 2),
@@ -123,6 +136,35 @@ class Bench:
             store.close()
 
 
+class _AnonSampler:
+    """The largest anonymous RSS of a process (its heap: the engine's library pages left out), every 0.2 s."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._done = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self.peak = max(self.peak, common.rss_bytes(self.pid, "RssAnon"))
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def wait_cpu_quiet(pid: int, timeout: float = 90.0, idle_cores: float = 0.1) -> float:
+    """Seconds until the process uses under ``idle_cores`` for two 0.5 s windows in a row (its merges are done)."""
+    started, quiet, before = time.perf_counter(), 0, common.process_cpu_seconds(pid)
+    while quiet < 2 and time.perf_counter() - started < timeout:
+        time.sleep(0.5)
+        now = common.process_cpu_seconds(pid)
+        quiet = quiet + 1 if now - before < idle_cores * 0.5 else 0
+        before = now
+    return time.perf_counter() - started
+
+
 def _main_thread_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / common.CLK_TCK
@@ -134,18 +176,22 @@ def verify(phases: list[dict], counts: dict[str, int]) -> None:
         phase["stored_matches_acked"] = phase["stored_spans"] == phase["acked_spans"]
 
 
-def transports_phase(tmp: Path, names: list[str], duration: float, connections: int, ceiling: dict) -> dict:
-    bench = Bench(tmp / "svc-transports", connections).start()
+def transports_phase(tmp: Path, names: list[str], duration: float, connections: int, ceiling: dict,
+                     env: dict[str, str] | None = None, spans: int = 0) -> dict:
+    bench = Bench(tmp / f"svc-transports-{len(list(tmp.iterdir()))}", connections, env, spans).start()
     phases = []
     try:
         for name in names:
             phase = bench.load(f"bench-{name}", name, duration)
             phase["receiver_cpu_us_per_span"] = round(phase["service_cpu_us_per_span"] - ceiling["cpu_us_per_span"], 2)
             phase["vs_ceiling"] = round(phase["stored_spans_per_s"] / ceiling["spans_per_s"], 3)
+            if "settled_cpu_us_per_span" in ceiling:
+                phase["settled_cpu_vs_ceiling"] = round(phase["settled_cpu_us_per_span"] / ceiling["settled_cpu_us_per_span"], 2)
             phases.append(phase)
             _say(f"{name:20s} acked {phase['acked_spans_per_s']:>8,}/s stored {phase['stored_spans_per_s']:>8,}/s "
                  f"({phase['vs_ceiling']:.0%} of ceiling) cpu {phase['service_cpu_us_per_span']} us/span "
-                 f"(main thread {phase['main_thread_cpu_us_per_span']}) p99 {phase['p99_ms']} ms errors {phase['errors']}")
+                 f"(main thread {phase['main_thread_cpu_us_per_span']}; settled {phase['settled_cpu_us_per_span']}, "
+                 f"{phase.get('settled_cpu_vs_ceiling')}x the ceiling's) p99 {phase['p99_ms']} ms errors {phase['errors']}")
     finally:
         verify(phases, bench.stop_and_count())
     return {p["transport"]: p for p in phases}
@@ -199,6 +245,15 @@ def overload_phase(tmp: Path, seconds: float, connections: int, maximum: float) 
     return result
 
 
+def parse_variants(text: str) -> list[tuple[str, dict[str, str]]]:
+    variants = []
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        name, _, assignments = item.partition(":")
+        env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+        variants.append((name, env))
+    return variants or [("default", {})]
+
+
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
@@ -210,7 +265,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per transport / sweep point")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--ceiling-spans", type=int, default=300_000)
-    parser.add_argument("--ceiling-segment-mib", type=int, default=8, help="the writer's insert size (writer_insert_max_bytes)")
+    parser.add_argument("--ceiling-segment-mib", type=float, default=0,
+                        help="the ceiling's insert size (default: the service's writer_insert_max_bytes)")
+    parser.add_argument("--spans", type=int, default=0,
+                        help="spans per end-to-end load, and the ceiling's (default: as many as --duration allows)")
+    parser.add_argument("--variants", default="",
+                        help="service settings compared in one run, each with its own ceiling and fresh service: "
+                             "'NAME:COLLECTOR_X=V,COLLECTOR_Y=W;NAME2:...' (default: the defaults)")
     parser.add_argument("--max-rate", type=float, default=0.0, help="spans/s taken as the maximum (default: measured)")
     parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="offered rates, as shares of the maximum")
     parser.add_argument("--service-args", default="", help="extra collector serve flags, e.g. '--writer-insert-max-bytes 33554432'")
@@ -218,19 +279,28 @@ def main(argv: list[str] | None = None) -> int:
     common.add_results_argument(parser)
     args = parser.parse_args(argv)
     phases = set(args.phases.split(","))
+    variants = parse_variants(args.variants)
     Bench.extra_args = args.service_args.split()
     figures: dict = {}
+    maximum = args.max_rate
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
-        if "ceiling" in phases or "transports" in phases:
-            # Inserts of the writer's default size (writer_insert_max_bytes, 8 MiB).
-            figures["ceiling"] = run_json(["benchmarks.store_ceiling", "--spans", str(args.ceiling_spans),
-                                           "--segment-mib", str(args.ceiling_segment_mib)], 300)
-            _say(f"store alone: {figures['ceiling']['spans_per_s']:,} spans/s, {figures['ceiling']['cpu_us_per_span']} us/span")
-        maximum = args.max_rate
-        if "transports" in phases:
-            figures["transports"] = transports_phase(Path(tmp), args.transports.split(","), args.duration,
-                                                     args.connections, figures["ceiling"])
-            maximum = maximum or figures["transports"].get("http-protobuf", {}).get("stored_spans_per_s", 0)
+        for name, env in variants:
+            insert_mib = (int(env[INSERT_ENV]) / (1 << 20) if INSERT_ENV in env
+                          else args.ceiling_segment_mib or Config.writer_insert_max_bytes / (1 << 20))
+            key = "" if name == "default" else f"{name}:"
+            if "ceiling" in phases or "transports" in phases:
+                # The same spans as the end-to-end load (when --spans is given), in inserts of the writer's size.
+                ceiling = run_json(["benchmarks.store_ceiling", "--spans", str(args.spans or args.ceiling_spans),
+                                    "--segment-mib", str(insert_mib)], 300)
+                figures[key + "ceiling"] = ceiling
+                _say(f"{name}: store alone, {insert_mib:g} MiB inserts: {ceiling['spans_per_s']:,} spans/s, "
+                     f"{ceiling['cpu_us_per_span']} us/span ({ceiling['settled_cpu_us_per_span']} until merges settled, "
+                     f"{ceiling['settle_s']} s later)")
+            if "transports" in phases:
+                result = transports_phase(Path(tmp), args.transports.split(","), args.duration, args.connections,
+                                          ceiling, env, args.spans)
+                figures[key + "transports"] = result
+                maximum = maximum or result.get("http-protobuf", {}).get("stored_spans_per_s", 0)
         if not maximum and ({"sweep", "overload"} & phases):
             parser.error("--max-rate is needed without the transports phase (or with http-protobuf left out)")
         figures["max_spans_per_s"] = maximum

@@ -44,11 +44,11 @@ class Config:
     # --- pipeline settings (write-ahead log, writer) ---
     wal_dir: str = field(default="", metadata={"help": "write-ahead log directory (default <data_dir>/wal)"})
     wal_max_bytes: int = field(default=1 << 30, metadata={"help": "disk budget of the write-ahead log; past it clients get 429/503"})
-    wal_segment_max_bytes: int = field(default=8 << 20, metadata={"help": "a log segment is sealed and shipped at this size"})
+    wal_segment_max_bytes: int = field(default=16 << 20, metadata={"help": "a log segment is sealed and shipped at this size"})
     wal_segment_max_age_ms: int = field(default=1000, metadata={"help": "a log segment is sealed and shipped at this age"})
     wal_group_commit_us: int = field(default=0, metadata={"help": "extra wait before an fsync to gather more requests into it"})
     wal_inflight_max_bytes: int = field(default=64 << 20, metadata={"help": "bytes of requests waiting for the disk; past it clients get 429"})
-    writer_insert_max_bytes: int = field(default=4 << 20, metadata={"help": "largest body of one insert into the store"})
+    writer_insert_max_bytes: int = field(default=16 << 20, metadata={"help": "largest body of one insert into the store; larger means fewer parts to merge (less CPU per span) but more engine memory per insert (~20x)"})
     writer_retry_max_backoff_ms: int = field(default=30000, metadata={"help": "longest wait between retries of a failed insert"})
     shutdown_drain_timeout_ms: int = field(default=10000, metadata={"help": "time given at shutdown to ship what the log holds"})
     # --- API settings ---

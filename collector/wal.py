@@ -60,7 +60,7 @@ class Segment:
 @dataclass(frozen=True)
 class WalLimits:
     max_bytes: int = 1 << 30
-    segment_max_bytes: int = 8 << 20
+    segment_max_bytes: int = 16 << 20
     segment_max_age: float = 1.0
     inflight_max_bytes: int = 64 << 20
     commit_window: float = 0.0

@@ -14,10 +14,21 @@ jitter, without end: the data is safe on disk and the log's budget pushes back
 on clients meanwhile. A permanent error (``StoreRejected``) splits the chunk in
 halves until the records the store refuses are alone; those go to the
 dead-letter folder and are counted, the rest are inserted.
+
+Because the tokens depend on where chunks are cut, a segment must be cut the
+same way when it is shipped again. Before its first insert, the writer notes in
+``shipping.json`` (beside the log's segments) which segment it ships and the
+``insert_max_bytes`` it cuts it with; a restart resumes that segment with the
+noted size even if the setting changed meanwhile. Only the segment being shipped
+can be half in the store (segments go one at a time, in order), so one note is
+enough. A log found at start with segments but no note was left by a version
+that had none, whose insert size was ``LEGACY_INSERT_MAX_BYTES``: its oldest
+segment is cut with that (``adopt_legacy_log``).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -37,11 +48,14 @@ EXPORTER = "clickhouse"
 # Environment variable read only by tests: while the file it names exists, every
 # insert fails as if the store were down (the outage test's switch).
 FAULT_FILE_ENV = "COLLECTOR_TEST_INSERT_FAULT_FILE"
+SHIPPING_NOTE = "shipping.json"
+# writer_insert_max_bytes before the shipping note existed: a log left by that version was cut with it.
+LEGACY_INSERT_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
 class WriterLimits:
-    insert_max_bytes: int = 4 << 20
+    insert_max_bytes: int = 16 << 20
     retry_initial: float = 0.2
     retry_max: float = 30.0
 
@@ -115,7 +129,8 @@ class Writer:
             log.error("write-ahead log segment %s vanished before it was shipped", segment.name)
             return
         segment_id = scanned.segment_id.hex() or f"unnamed-{segment.seq}"
-        for chunk in chunks(segment_id, scanned.records, self.limits.insert_max_bytes):
+        max_bytes = await asyncio.to_thread(self._cut_size, segment)
+        for chunk in chunks(segment_id, scanned.records, max_bytes):
             await self._insert(chunk)
 
     async def _insert(self, chunk: Chunk) -> None:
@@ -165,6 +180,31 @@ class Writer:
         await asyncio.sleep(delay * random.uniform(0.5, 1.0))
         return min(delay * 2, self.limits.retry_max)
 
+    async def adopt_legacy_log(self) -> None:
+        """Once the log is open, before shipping: a log left without a note was cut the legacy way."""
+        note_path = self.wal.dir / SHIPPING_NOTE
+        if self.wal.has_sealed() and not note_path.exists():
+            head = await self.wal.next_sealed()
+            log.info("write-ahead log from an earlier version: segment %s is shipped in inserts of %d bytes",
+                     head.name, LEGACY_INSERT_MAX_BYTES)
+            await asyncio.to_thread(_write_note, note_path, head.seq, LEGACY_INSERT_MAX_BYTES)
+
+    def _cut_size(self, segment: Segment) -> int:
+        """The insert size this segment is cut with: the noted one if it was begun before; noted durably."""
+        note_path = self.wal.dir / SHIPPING_NOTE
+        try:
+            note = json.loads(note_path.read_text())
+            noted = (int(note["seq"]), int(note["insert_max_bytes"]))
+        except FileNotFoundError:
+            noted = None
+        except (ValueError, KeyError, TypeError):
+            log.warning("%s is unreadable; segment %s is cut with the configured insert size", note_path, segment.name)
+            noted = None
+        if noted is not None and noted[0] == segment.seq:
+            return noted[1]
+        _write_note(note_path, segment.seq, self.limits.insert_max_bytes)
+        return self.limits.insert_max_bytes
+
     def _dead_letter(self, chunk: Chunk, exc: Exception) -> None:
         """Keep a refused record where an operator can find it, in the log's own framing."""
         self.dead_letter_dir.mkdir(parents=True, exist_ok=True)
@@ -179,6 +219,20 @@ class Writer:
         metrics.DEAD_LETTERED.inc()
         metrics.EXPORTER_SEND_FAILED_SPANS.labels(EXPORTER).inc(chunk.spans)
         log.error("a %s record the store refuses was set aside in %s: %s", chunk.fmt, path, str(exc).splitlines()[0][:300])
+
+
+def _write_note(path: Path, seq: int, insert_max_bytes: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as handle:
+        json.dump({"seq": seq, "insert_max_bytes": insert_max_bytes}, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself must survive a power cut before the first insert goes out
+    finally:
+        os.close(fd)
 
 
 def _fault_from_environment() -> Callable[[], None] | None:

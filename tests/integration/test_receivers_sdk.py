@@ -69,7 +69,7 @@ def test_http_gzip_and_revocation_on_a_running_service(tmp_path):
     assert {r[0] for r in stored(data)} == span_ids(before)
 
 
-@pytest.mark.parametrize("flag,setting", [("--grpc-port", "grpc_port"), ("--http-port", "http_port")])
+@pytest.mark.parametrize("flag,setting", [("--grpc-port", "grpc_port"), ("--http-port", "http_port"), ("--api-port", "api_port")])
 def test_busy_receiver_port_stops_start_up_with_one_line(tmp_path, flag, setting):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -1,6 +1,10 @@
 """How a segment is cut into inserts, and the tokens that make a repeat harmless."""
-from collector.walformat import Record
-from collector.writer import chunks
+import asyncio
+from pathlib import Path
+
+from collector.wal import Segment
+from collector.walformat import Record, encode, segment_header
+from collector.writer import LEGACY_INSERT_MAX_BYTES, chunks
 
 
 def rec(i: int, fmt: str = "protobuf", size: int = 100) -> Record:
@@ -34,3 +38,56 @@ def test_halves_cover_the_chunk_with_tokens_of_their_own():
 def test_a_record_larger_than_the_limit_is_a_chunk_of_its_own():
     cut = chunks("seg", [rec(1, size=50), rec(2, size=5000), rec(3, size=50)], 1000)
     assert [len(c.records) for c in cut] == [1, 1, 1]
+
+
+# --- the insert size a segment is cut with survives a change of the setting ---
+
+def with_writer(tmp_path, insert_max_bytes: int, use) -> None:
+    """Opens the log in ``tmp_path``, calls ``use(writer)`` (a coroutine), closes the log (no store needed)."""
+    from collector.wal import Wal, WalLimits
+    from collector.writer import Writer, WriterLimits
+
+    async def run():
+        wal = Wal(tmp_path / "wal", WalLimits(segment_max_age=60))
+        await wal.open()
+        try:
+            await use(Writer(wal, None, tmp_path / "dead", WriterLimits(insert_max_bytes=insert_max_bytes)))
+        finally:
+            await wal.close()
+    asyncio.run(run())
+
+
+def segment(seq: int) -> Segment:
+    return Segment(seq, Path(f"{seq:016d}.seg"))
+
+
+def test_a_segment_begun_with_one_insert_size_is_resumed_with_it_after_the_setting_changes(tmp_path):
+    async def before(writer):
+        assert writer._cut_size(segment(7)) == 4096  # shipping began, then the process died
+
+    async def after(writer):  # restarted with a larger insert size
+        assert writer._cut_size(segment(7)) == 4096  # same cuts, same tokens: nothing stored twice
+        assert writer._cut_size(segment(8)) == 1 << 20  # a segment not begun takes the new size
+        assert writer._cut_size(segment(8)) == 1 << 20
+    with_writer(tmp_path, 4096, before)
+    with_writer(tmp_path, 1 << 20, after)
+
+
+def test_a_log_left_by_a_version_without_the_note_has_its_oldest_segment_cut_the_legacy_way(tmp_path):
+    wal_dir = tmp_path / "wal"
+    wal_dir.mkdir()
+    for seq in (3, 4):  # two segments an older version left unshipped, the first maybe half shipped
+        (wal_dir / f"{seq:016d}.seg").write_bytes(segment_header(bytes(16)) + encode(rec(seq)))
+
+    async def use(writer):
+        await writer.adopt_legacy_log()
+        assert writer._cut_size(segment(3)) == LEGACY_INSERT_MAX_BYTES
+        assert writer._cut_size(segment(4)) == 32 << 20
+    with_writer(tmp_path, 32 << 20, use)
+
+
+def test_a_fresh_log_is_cut_with_the_configured_size(tmp_path):
+    async def use(writer):
+        await writer.adopt_legacy_log()
+        assert writer._cut_size(segment(1)) == 8192
+    with_writer(tmp_path, 8192, use)
