@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from collector import landing, metrics
+from collector import landing, metrics, migrate
 from collector.config import Config
 from collector.sink import BackPressure, SinkUnavailable
 from collector.store import Store
@@ -47,7 +47,11 @@ class Pipeline:
                 inflight_max_bytes=config.wal_inflight_max_bytes,
                 commit_window=config.wal_group_commit_us / 1e6,
             ),
-            WriterLimits(insert_max_bytes=config.writer_insert_max_bytes, retry_max=config.writer_retry_max_backoff_ms / 1000),
+            WriterLimits(
+                insert_max_bytes=config.writer_insert_max_bytes,
+                retry_max=config.writer_retry_max_backoff_ms / 1000,
+                insert_settings=tuple((migrate.cluster_settings(config.cluster) or {}).items()),
+            ),
             drain_timeout=config.shutdown_drain_timeout_ms / 1000,
         )
 

@@ -58,6 +58,8 @@ class WriterLimits:
     insert_max_bytes: int = 16 << 20
     retry_initial: float = 0.2
     retry_max: float = 30.0
+    # Extra insert settings, e.g. for a cluster: return once every shard has the rows.
+    insert_settings: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,7 @@ class Writer:
             body = await asyncio.to_thread(_insert_body, chunk)
         except ValueError as exc:  # a record its format cannot encode: the store could never take it
             raise StoreRejected(f"cannot encode as {chunk.fmt}: {exc}") from exc
-        settings = dict(fmt.settings(chunk.token), max_insert_block_size=1 << 30)
+        settings = dict(fmt.settings(chunk.token), max_insert_block_size=1 << 30, **dict(self.limits.insert_settings))
         delay = self.limits.retry_initial
         while True:
             try:

@@ -36,3 +36,10 @@ def test_settings_reach_the_log_and_the_writer(tmp_path):
     assert (pipeline.wal.limits.segment_max_age, pipeline.wal.limits.commit_window) == (0.25, 0.0005)
     assert (pipeline.writer.limits.retry_max, pipeline.drain_timeout) == (2.0, 1.5)
     assert Pipeline.from_config(None, Config(data_dir=str(tmp_path), wal_dir=str(tmp_path / "x"))).wal.dir == tmp_path / "x"
+
+
+def test_on_a_cluster_inserts_wait_for_every_shard(tmp_path):
+    single = Pipeline.from_config(None, Config(data_dir=str(tmp_path)))
+    cluster = Pipeline.from_config(None, Config(data_dir=str(tmp_path), store_url="http://ch:8123/otel", cluster="prod"))
+    assert single.writer.limits.insert_settings == ()
+    assert dict(cluster.writer.limits.insert_settings) == {"distributed_foreground_insert": 1}
