@@ -33,6 +33,8 @@ def top_frames(raw: str, thread: str = "MainThread") -> tuple[int, collections.C
         if not frames[0].startswith("thread") or thread not in frames[0]:
             continue
         frames = [_LINE.sub(")", f) for f in frames[1:]]
+        if not frames:  # a sample outside any Python frame
+            continue
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
