@@ -7,6 +7,7 @@ transport encodes. Metrics are counted here, once, for both.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Callable
@@ -42,11 +43,11 @@ class Ingest:
 
     def authenticate(self, key: str, transport: str) -> str:
         if not key:
-            metrics.AUTH_FAILURES.labels(transport, "missing").inc()
+            _child(metrics.AUTH_FAILURES, transport, "missing").inc()
             raise Refusal("unauthenticated", "a runtime key is required: Authorization: Bearer snk_live_... or x-api-key")
         app_id = self.keys.app_for(key)
         if app_id is None:
-            metrics.AUTH_FAILURES.labels(transport, "unknown").inc()
+            _child(metrics.AUTH_FAILURES, transport, "unknown").inc()
             raise Refusal("unauthenticated", "the runtime key is unknown or revoked")
         return app_id
 
@@ -66,23 +67,23 @@ class Ingest:
         if checked.spans:
             await self._accept(app_id, fmt, checked, transport)
         if checked.rejected:
-            metrics.RECEIVER_REFUSED_SPANS.labels("otlp", transport).inc(checked.rejected)
+            _child(metrics.RECEIVER_REFUSED_SPANS, "otlp", transport).inc(checked.rejected)
         return checked
 
     async def _accept(self, app_id: str, fmt: str, checked: Checked, transport: str) -> None:
         try:
             await self.sink.accept(app_id, fmt, checked.body, checked.spans)
         except BackPressure as exc:
-            metrics.RECEIVER_REFUSED_SPANS.labels("otlp", transport).inc(checked.spans)
+            _child(metrics.RECEIVER_REFUSED_SPANS, "otlp", transport).inc(checked.spans)
             raise Refusal("backpressure", str(exc) or "the collector is full; retry later", exc.retry_after) from None
         except SinkUnavailable as exc:
-            metrics.RECEIVER_REFUSED_SPANS.labels("otlp", transport).inc(checked.spans)
+            _child(metrics.RECEIVER_REFUSED_SPANS, "otlp", transport).inc(checked.spans)
             raise Refusal("unavailable", f"the collector cannot store spans now; retry later ({_short(exc)})", 5.0) from None
         except Exception as exc:
             log.exception("sink refused a request")
-            metrics.RECEIVER_REFUSED_SPANS.labels("otlp", transport).inc(checked.spans)
+            _child(metrics.RECEIVER_REFUSED_SPANS, "otlp", transport).inc(checked.spans)
             raise Refusal("error", f"the collector could not store this request ({_short(exc)})") from None
-        metrics.RECEIVER_ACCEPTED_SPANS.labels("otlp", transport).inc(checked.spans)
+        _child(metrics.RECEIVER_ACCEPTED_SPANS, "otlp", transport).inc(checked.spans)
 
     async def handle(self, transport: str, run) -> object:
         """Run one request's handler ``run()`` with the in-flight count and metrics."""
@@ -102,8 +103,15 @@ class Ingest:
         finally:
             self.inflight -= 1
             metrics.RECEIVER_INFLIGHT.dec()
-            metrics.RECEIVER_REQUESTS.labels(transport, outcome).inc()
-            metrics.RECEIVER_REQUEST_SECONDS.labels(transport).observe(time.perf_counter() - started)
+            _child(metrics.RECEIVER_REQUESTS, transport, outcome).inc()
+            _child(metrics.RECEIVER_REQUEST_SECONDS, transport).observe(time.perf_counter() - started)
+
+
+@functools.cache
+def _child(metric, *labels: str):
+    """The metric's child for these (bounded) labels, looked up once: ``labels()``
+    checks and joins its arguments under a lock on every call."""
+    return metric.labels(*labels)
 
 
 def outcome_of(checked: Checked) -> str:

@@ -29,7 +29,9 @@ from pathlib import Path
 
 from collector import metrics
 from collector.sink import BackPressure, SinkUnavailable
-from collector.walformat import META_PROBE_BYTES, Record, Scan, encode, first_received_ns, scan, segment_header
+from collector.walformat import (
+    META_PROBE_BYTES, Record, Scan, first_received_ns, frame, framed_size, payload_head, scan, segment_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@dataclass(slots=True)
+class _Pending:
+    """An append waiting for the committer: its record not yet framed."""
+
+    head: bytes
+    body: bytes
+    size: int
+    future: asyncio.Future
+    received_ns: int
+
+
 class Wal:
     def __init__(self, directory: Path, limits: WalLimits = WalLimits()):
         self.dir = Path(directory)
@@ -81,7 +94,7 @@ class Wal:
         self._sealed: deque[Segment] = deque()
         self._active: Segment | None = None
         self._active_since = 0.0
-        self._pending: list[tuple[bytes, asyncio.Future, int]] = []
+        self._pending: list[_Pending] = []
         self._pending_bytes = 0
         self._disk_bytes = 0
         self._shipped_seq = 0
@@ -161,17 +174,20 @@ class Wal:
         """Return once ``record`` is on disk and fsynced; raise if it cannot be."""
         if self._closing or self._committer is None:
             raise SinkUnavailable("the write-ahead log is closed")
-        data = encode(record)
-        if self._pending_bytes + len(data) > self.limits.inflight_max_bytes:
+        # Only the small head is built here; the CRC over the body and the copy into
+        # one write happen in the writing thread, off the event loop.
+        head = payload_head(record)
+        size = framed_size(head, record.body)
+        if self._pending_bytes + size > self.limits.inflight_max_bytes:
             raise BackPressure("too many requests waiting for the disk", retry_after=1.0)
-        if self.shedding or self.used_bytes + len(data) > self.limits.max_bytes:
+        if self.shedding or self.used_bytes + size > self.limits.max_bytes:
             # Near the budget, refuse everything until shipping frees a tenth of it:
             # no flapping, and small requests do not starve large ones.
             self.shedding = self.used_bytes >= self.limits.max_bytes * _RESUME_BELOW
             raise BackPressure("the write-ahead log is at its disk budget (wal_max_bytes)", retry_after=2.0)
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((data, future, record.received_ns))
-        self._pending_bytes += len(data)
+        self._pending.append(_Pending(head, record.body, size, future, record.received_ns))
+        self._pending_bytes += size
         self._wake.set()
         await future
 
@@ -207,31 +223,32 @@ class Wal:
             return None
         return max(0.0, self._active_since + self.limits.segment_max_age - time.monotonic())
 
-    async def _commit(self, batch: list[tuple[bytes, asyncio.Future, int]]) -> None:
-        data = b"".join(item[0] for item in batch)
+    async def _commit(self, batch: list[_Pending]) -> None:
+        size = sum(item.size for item in batch)
         error: BaseException | None = None
         try:
             if self._active is not None and self._active.first_received_ns is not None and (
-                self._active.size + len(data) > self.limits.segment_max_bytes
+                self._active.size + size > self.limits.segment_max_bytes
             ):
                 await self._seal()
             if self._active is None:
                 self._active = await asyncio.to_thread(self._create_segment)
                 self._active_since = time.monotonic()
-            await asyncio.to_thread(self._write, self._active, data)
+            await asyncio.to_thread(self._write, self._active, batch)
             if self._active.first_received_ns is None:
-                self._active.first_received_ns = batch[0][2]
-            self._disk_bytes += len(data)
-            metrics.WAL_APPENDED_BYTES.inc(len(data))
+                self._active.first_received_ns = batch[0].received_ns
+            self._disk_bytes += size
+            metrics.WAL_APPENDED_BYTES.inc(size)
             self.last_error = None
         except Exception as exc:  # never a false ack, never a hung request
             error = self._failure(exc)
             if self._active is not None:
                 await self._seal()  # its tail is suspect: ship what was committed, start afresh
         finally:
-            self._pending_bytes -= len(data)
+            self._pending_bytes -= size
             self._update_gauges()
-        for _, future, _ in batch:
+        for item in batch:
+            future = item.future
             if future.done():
                 continue
             if error is None:
@@ -263,7 +280,10 @@ class Wal:
         self._disk_bytes += len(header)
         return Segment(seq, path, len(header), fd=fd)
 
-    def _write(self, segment: Segment, data: bytes) -> None:
+    def _write(self, segment: Segment, batch: list[_Pending]) -> None:
+        """Frame, write and fsync ``batch`` (in a thread: the CRCs and the join of the
+        bodies, both over every byte, release the GIL)."""
+        data = b"".join([part for item in batch for part in (frame(item.head, item.body), item.body)])
         try:
             _write_all(segment.fd, data)
             started = time.perf_counter()

@@ -20,6 +20,7 @@ SEGMENT_HEADER_SIZE = len(SEGMENT_MAGIC) + 16
 RECORD_MAGIC = b"\xd5\x7a\x11\x0c"
 _FRAME = struct.Struct("<4sII")
 _META = struct.Struct("<QIBH")
+_U32 = struct.Struct("<I")
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,26 @@ class Record:
 
 
 def encode(record: Record) -> bytes:
+    head = payload_head(record)
+    return frame(head, record.body) + record.body
+
+
+def payload_head(record: Record) -> bytes:
+    """The payload's bytes before the body (small: cheap to build on the event loop)."""
     fmt, app = record.fmt.encode(), record.app_id.encode()
-    payload = _META.pack(record.received_ns, record.spans, len(fmt), len(app)) + fmt + app + record.body
-    length = struct.pack("<I", len(payload))
-    return RECORD_MAGIC + length + struct.pack("<I", zlib.crc32(payload, zlib.crc32(length))) + payload
+    return _META.pack(record.received_ns, record.spans, len(fmt), len(app)) + fmt + app
+
+
+def framed_size(head: bytes, body: bytes) -> int:
+    return _FRAME.size + len(head) + len(body)
+
+
+def frame(head: bytes, body: bytes) -> bytes:
+    """The record's bytes before the body; ``frame(head, body) + body`` is the record.
+    The CRC reads the whole body, so the log calls this in its writing thread,
+    and the body is never copied into a payload of its own."""
+    length = _U32.pack(len(head) + len(body))
+    return RECORD_MAGIC + length + _U32.pack(zlib.crc32(body, zlib.crc32(head, zlib.crc32(length)))) + head
 
 
 def segment_header(segment_id: bytes) -> bytes:
