@@ -61,7 +61,6 @@ class Pipeline:
         except WalLocked as exc:
             from collector.service import StartupError  # the service imports this module
             raise StartupError(str(exc)) from exc
-        await self.writer.adopt_legacy_log()
         self._task = asyncio.create_task(self.writer.run(), name="wal-writer")
         self._state = "running"
 

@@ -21,9 +21,7 @@ same way when it is shipped again. Before its first insert, the writer notes in
 ``insert_max_bytes`` it cuts it with; a restart resumes that segment with the
 noted size even if the setting changed meanwhile. Only the segment being shipped
 can be half in the store (segments go one at a time, in order), so one note is
-enough. A log found at start with segments but no note was left by a version
-that had none, whose insert size was ``LEGACY_INSERT_MAX_BYTES``: its oldest
-segment is cut with that (``adopt_legacy_log``).
+enough.
 """
 from __future__ import annotations
 
@@ -50,7 +48,6 @@ EXPORTER = "clickhouse"
 FAULT_FILE_ENV = "COLLECTOR_TEST_INSERT_FAULT_FILE"
 SHIPPING_NOTE = "shipping.json"
 # writer_insert_max_bytes before the shipping note existed: a log left by that version was cut with it.
-LEGACY_INSERT_MAX_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -181,15 +178,6 @@ class Writer:
         metrics.INSERT_RETRIES.inc()
         await asyncio.sleep(delay * random.uniform(0.5, 1.0))
         return min(delay * 2, self.limits.retry_max)
-
-    async def adopt_legacy_log(self) -> None:
-        """Once the log is open, before shipping: a log left without a note was cut the legacy way."""
-        note_path = self.wal.dir / SHIPPING_NOTE
-        if self.wal.has_sealed() and not note_path.exists():
-            head = await self.wal.next_sealed()
-            log.info("write-ahead log from an earlier version: segment %s is shipped in inserts of %d bytes",
-                     head.name, LEGACY_INSERT_MAX_BYTES)
-            await asyncio.to_thread(_write_note, note_path, head.seq, LEGACY_INSERT_MAX_BYTES)
 
     def _cut_size(self, segment: Segment) -> int:
         """The insert size this segment is cut with: the noted one if it was begun before; noted durably."""

@@ -3,8 +3,8 @@ import asyncio
 from pathlib import Path
 
 from collector.wal import Segment
-from collector.walformat import Record, encode, segment_header
-from collector.writer import LEGACY_INSERT_MAX_BYTES, chunks
+from collector.walformat import Record
+from collector.writer import chunks
 
 
 def rec(i: int, fmt: str = "protobuf", size: int = 100) -> Record:
@@ -73,21 +73,7 @@ def test_a_segment_begun_with_one_insert_size_is_resumed_with_it_after_the_setti
     with_writer(tmp_path, 1 << 20, after)
 
 
-def test_a_log_left_by_a_version_without_the_note_has_its_oldest_segment_cut_the_legacy_way(tmp_path):
-    wal_dir = tmp_path / "wal"
-    wal_dir.mkdir()
-    for seq in (3, 4):  # two segments an older version left unshipped, the first maybe half shipped
-        (wal_dir / f"{seq:016d}.seg").write_bytes(segment_header(bytes(16)) + encode(rec(seq)))
-
-    async def use(writer):
-        await writer.adopt_legacy_log()
-        assert writer._cut_size(segment(3)) == LEGACY_INSERT_MAX_BYTES
-        assert writer._cut_size(segment(4)) == 32 << 20
-    with_writer(tmp_path, 32 << 20, use)
-
-
 def test_a_fresh_log_is_cut_with_the_configured_size(tmp_path):
     async def use(writer):
-        await writer.adopt_legacy_log()
         assert writer._cut_size(segment(1)) == 8192
     with_writer(tmp_path, 8192, use)
