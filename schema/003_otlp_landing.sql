@@ -29,6 +29,31 @@ CREATE OR REPLACE FUNCTION otlp_attributes ${ON_CLUSTER} AS (kvs) -> CAST(
 CREATE OR REPLACE FUNCTION otlp_first ${ON_CLUSTER} AS (m, names) ->
     arrayFirst(x -> x != '', arrayMap(n -> m[n], names));
 
+-- What both landing views (protobuf here, JSON in 004) derive the same way: the
+-- exporter's names of span kinds and status codes, and the HTTP columns from the old
+-- and the new semantic conventions. One place to add a convention's new name.
+CREATE OR REPLACE FUNCTION otlp_span_kind ${ON_CLUSTER} AS (k) ->
+    ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT',
+     'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'][least(greatest(k, 0), 5) + 1];
+
+CREATE OR REPLACE FUNCTION otlp_status_code ${ON_CLUSTER} AS (c) ->
+    ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'][least(greatest(c, 0), 2) + 1];
+
+CREATE OR REPLACE FUNCTION http_method ${ON_CLUSTER} AS (m) ->
+    upper(otlp_first(m, ['http.request.method', 'http.method']));
+
+CREATE OR REPLACE FUNCTION http_target ${ON_CLUSTER} AS (m) ->
+    otlp_first(m, ['url.path', 'http.target']);
+
+CREATE OR REPLACE FUNCTION http_status_code ${ON_CLUSTER} AS (m) ->
+    toUInt16OrZero(otlp_first(m, ['http.response.status_code', 'http.status_code']));
+
+CREATE OR REPLACE FUNCTION http_client_ip ${ON_CLUSTER} AS (m) ->
+    otlp_first(m, ['http.client_ip', 'client.address', 'net.peer.ip', 'network.peer.address', 'net.sock.peer.addr']);
+
+CREATE OR REPLACE FUNCTION http_user_agent ${ON_CLUSTER} AS (m) ->
+    otlp_first(m, ['user_agent.original', 'http.user_agent']);
+
 CREATE TABLE IF NOT EXISTS otlp_landing ${ON_CLUSTER}
 (
     resource_spans Array(Tuple(
@@ -84,15 +109,14 @@ AS SELECT
     lower(hex(sp.parent_span_id)) AS ParentSpanId,
     sp.trace_state AS TraceState,
     sp.name AS SpanName,
-    ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT',
-     'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'][least(greatest(sp.kind, 0), 5) + 1] AS SpanKind,
+    otlp_span_kind(sp.kind) AS SpanKind,
     ResourceAttributes['service.name'] AS ServiceName,
     otlp_attributes(rs.resource.attributes) AS ResourceAttributes,
     ss.scope.name AS ScopeName,
     ss.scope.version AS ScopeVersion,
     otlp_attributes(sp.attributes) AS SpanAttributes,
     if(sp.end_time_unix_nano > sp.start_time_unix_nano, sp.end_time_unix_nano - sp.start_time_unix_nano, 0) AS Duration,
-    ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'][least(greatest(sp.status.code, 0), 2) + 1] AS StatusCode,
+    otlp_status_code(sp.status.code) AS StatusCode,
     sp.status.message AS StatusMessage,
     arrayMap(e -> fromUnixTimestamp64Nano(toInt64(e.time_unix_nano)), sp.events) AS `Events.Timestamp`,
     arrayMap(e -> e.name, sp.events) AS `Events.Name`,
@@ -102,12 +126,12 @@ AS SELECT
     arrayMap(l -> l.trace_state, sp.links) AS `Links.TraceState`,
     arrayMap(l -> otlp_attributes(l.attributes), sp.links) AS `Links.Attributes`,
     app_id AS AppId,
-    upper(otlp_first(SpanAttributes, ['http.request.method', 'http.method'])) AS HttpMethod,
+    http_method(SpanAttributes) AS HttpMethod,
     SpanAttributes['http.route'] AS HttpRoute,
-    otlp_first(SpanAttributes, ['url.path', 'http.target']) AS HttpTarget,
-    toUInt16OrZero(otlp_first(SpanAttributes, ['http.response.status_code', 'http.status_code'])) AS HttpStatusCode,
-    otlp_first(SpanAttributes, ['http.client_ip', 'client.address', 'net.peer.ip', 'network.peer.address', 'net.sock.peer.addr']) AS ClientIp,
-    otlp_first(SpanAttributes, ['user_agent.original', 'http.user_agent']) AS UserAgent
+    http_target(SpanAttributes) AS HttpTarget,
+    http_status_code(SpanAttributes) AS HttpStatusCode,
+    http_client_ip(SpanAttributes) AS ClientIp,
+    http_user_agent(SpanAttributes) AS UserAgent
 FROM otlp_landing
 ARRAY JOIN resource_spans AS rs
 ARRAY JOIN rs.scope_spans AS ss

@@ -70,15 +70,14 @@ AS SELECT
     lower(sp.parentSpanId) AS ParentSpanId,
     sp.traceState AS TraceState,
     sp.name AS SpanName,
-    ['SPAN_KIND_UNSPECIFIED', 'SPAN_KIND_INTERNAL', 'SPAN_KIND_SERVER', 'SPAN_KIND_CLIENT',
-     'SPAN_KIND_PRODUCER', 'SPAN_KIND_CONSUMER'][least(greatest(sp.kind, 0), 5) + 1] AS SpanKind,
+    otlp_span_kind(sp.kind) AS SpanKind,
     ResourceAttributes['service.name'] AS ServiceName,
     otlp_json_attributes(rs.resource.attributes) AS ResourceAttributes,
     ss.scope.name AS ScopeName,
     ss.scope.version AS ScopeVersion,
     otlp_json_attributes(sp.attributes) AS SpanAttributes,
     if(sp.endTimeUnixNano > sp.startTimeUnixNano, sp.endTimeUnixNano - sp.startTimeUnixNano, 0) AS Duration,
-    ['STATUS_CODE_UNSET', 'STATUS_CODE_OK', 'STATUS_CODE_ERROR'][least(greatest(sp.status.code, 0), 2) + 1] AS StatusCode,
+    otlp_status_code(sp.status.code) AS StatusCode,
     sp.status.message AS StatusMessage,
     arrayMap(e -> fromUnixTimestamp64Nano(toInt64(e.timeUnixNano)), sp.events) AS `Events.Timestamp`,
     arrayMap(e -> e.name, sp.events) AS `Events.Name`,
@@ -88,12 +87,12 @@ AS SELECT
     arrayMap(l -> l.traceState, sp.links) AS `Links.TraceState`,
     arrayMap(l -> otlp_json_attributes(l.attributes), sp.links) AS `Links.Attributes`,
     appId AS AppId,
-    upper(otlp_first(SpanAttributes, ['http.request.method', 'http.method'])) AS HttpMethod,
+    http_method(SpanAttributes) AS HttpMethod,
     SpanAttributes['http.route'] AS HttpRoute,
-    otlp_first(SpanAttributes, ['url.path', 'http.target']) AS HttpTarget,
-    toUInt16OrZero(otlp_first(SpanAttributes, ['http.response.status_code', 'http.status_code'])) AS HttpStatusCode,
-    otlp_first(SpanAttributes, ['http.client_ip', 'client.address', 'net.peer.ip', 'network.peer.address', 'net.sock.peer.addr']) AS ClientIp,
-    otlp_first(SpanAttributes, ['user_agent.original', 'http.user_agent']) AS UserAgent
+    http_target(SpanAttributes) AS HttpTarget,
+    http_status_code(SpanAttributes) AS HttpStatusCode,
+    http_client_ip(SpanAttributes) AS ClientIp,
+    http_user_agent(SpanAttributes) AS UserAgent
 FROM otlp_landing_json
 ARRAY JOIN resourceSpans AS rs
 ARRAY JOIN rs.scopeSpans AS ss
